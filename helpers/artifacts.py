@@ -1,0 +1,255 @@
+"""Saving and loading generated files safely.
+
+Every write is atomic (a temporary file in the same folder, then ``os.replace``), so an
+interrupted run never leaves a half-written file where a good one was. Beside each file
+``NAME`` lies ``NAME.manifest.json``: its sha256, the shapes and dtypes it holds, the
+notebook that produced it and the configuration it was produced with. Loading checks the
+file against its manifest and, when asked, the configuration against the caller's, and
+says which notebook to run when something is missing, stale or damaged.
+
+Parameter files are pickles (the seeds' format, e.g. ``unaug_model_params.pkl``), read by
+a restricted unpickler that admits NumPy arrays, dicts, lists, tuples, numbers and
+strings only: a pickle that would import anything else is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from helpers import config
+
+
+class ArtifactError(RuntimeError):
+    """A generated file is missing, stale, damaged or unsafe."""
+
+
+class ArtifactMissingError(ArtifactError, FileNotFoundError):
+    """The file (or its manifest) does not exist yet."""
+
+
+class ArtifactStaleError(ArtifactError):
+    """The file was produced with another configuration than the one asked for."""
+
+
+class ArtifactCorruptError(ArtifactError):
+    """The file does not match its manifest."""
+
+
+class UnsafePickleError(ArtifactError, pickle.UnpicklingError):
+    """A pickle asked for something other than plain data."""
+
+
+# (module, name) pairs a parameter pickle may reference: how NumPy rebuilds arrays,
+# dtypes and scalars (module paths of NumPy 1.x and 2.x), and nothing that runs code.
+_SAFE_GLOBALS = {
+    (module, name)
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("collections", "OrderedDict"),
+    ("builtins", "complex"),
+    ("_codecs", "encode"),  # protocol 2 spells bytes as encode(str, "latin1")
+}
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise UnsafePickleError(
+            f"refused to load {module}.{name}: parameter pickles may hold only NumPy arrays, "
+            "dicts, lists, tuples, numbers and strings"
+        )
+
+
+def _check_plain_data(obj: Any, where: str) -> None:
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise UnsafePickleError(f"{where}: object arrays are not allowed in parameter pickles")
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            _check_plain_data(key, where)
+            _check_plain_data(value, where)
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            _check_plain_data(item, where)
+    elif not isinstance(obj, str | bytes | int | float | complex | bool | np.generic | type(None)):
+        raise UnsafePickleError(f"{where}: unexpected {type(obj).__name__} in a parameter pickle")
+
+
+def safe_unpickle(source: str | os.PathLike | bytes | IO[bytes]) -> Any:
+    """Unpickle plain data only (a path, the bytes themselves, or an open binary file)."""
+    where = str(source) if isinstance(source, str | os.PathLike) else "pickle"
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as fh:
+            return safe_unpickle(fh)
+    fh = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        obj = _DataOnlyUnpickler(fh, encoding="bytes").load()
+    except UnsafePickleError as err:
+        raise UnsafePickleError(f"{where}: {err}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:
+        raise ArtifactCorruptError(f"{where} is not a readable pickle ({err})") from err
+    _check_plain_data(obj, where)
+    return obj
+
+
+def path(name: str | os.PathLike) -> Path:
+    """Where artifact ``name`` lives: relative names are taken inside the current profile's folder."""
+    name = Path(name)
+    return name if name.is_absolute() else config.run_dir() / name
+
+
+def manifest_path(file: Path) -> Path:
+    return file.with_name(file.name + ".manifest.json")
+
+
+def atomic_write(file: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``file`` through ``write(fh)`` into a temporary file, then rename it into place."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_of(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe(arrays: Mapping[str, np.ndarray]) -> dict:
+    return {key: {"shape": list(a.shape), "dtype": str(a.dtype)} for key, a in arrays.items()}
+
+
+def _arrays_in(obj: Any, prefix: str = "") -> dict[str, np.ndarray]:
+    """Every array inside nested dicts/lists, keyed by its path (for the manifest)."""
+    if isinstance(obj, np.ndarray):
+        return {prefix or "array": obj}
+    items = obj.items() if isinstance(obj, Mapping) else enumerate(obj) if isinstance(obj, list | tuple) else ()
+    found = {}
+    for key, value in items:
+        found.update(_arrays_in(value, f"{prefix}/{key}" if prefix else str(key)))
+    return found
+
+
+def _save(name, write, arrays: Mapping[str, np.ndarray], producer: str, settings: Mapping) -> Path:
+    file = path(name)
+    atomic_write(file, write)
+    manifest = {
+        "file": file.name,
+        "sha256": sha256_of(file),
+        "bytes": file.stat().st_size,
+        "arrays": _describe(arrays),
+        "producer": producer,
+        "config": dict(settings),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write(manifest_path(file), lambda fh: fh.write(json.dumps(manifest, indent=2, default=str).encode()))
+    return file
+
+
+def _notebook(producer: str | None) -> str:
+    """How to remake an artifact: its notebook when the producer is one, else the producer's name."""
+    if not producer:
+        return "the notebook that produces it"
+    notebook = config.REPO_ROOT / "notebooks" / f"{producer}.ipynb"
+    return f"notebooks/{notebook.name}" if notebook.exists() else producer
+
+
+def read_manifest(name, producer: str | None = None) -> dict:
+    """The manifest of artifact ``name``; raises ArtifactMissingError naming the notebook to run."""
+    file = path(name)
+    if not file.exists() or not manifest_path(file).exists():
+        what = "is missing" if not file.exists() else "has no manifest (an interrupted write?)"
+        raise ArtifactMissingError(f"{file} {what}: run {_notebook(producer)} first")
+    return json.loads(manifest_path(file).read_text())
+
+
+def verify(name, producer: str | None = None, expect: Mapping | None = None) -> tuple[Path, dict]:
+    """Check artifact ``name`` against its manifest and the expected configuration."""
+    file = path(name)
+    manifest = read_manifest(file, producer)
+    producer = manifest.get("producer") or producer
+    if sha256_of(file) != manifest["sha256"]:
+        raise ArtifactCorruptError(
+            f"{file} does not match its manifest (checksum differs: damaged or overwritten): "
+            f"rerun {_notebook(producer)}"
+        )
+    for key, wanted in (expect or {}).items():
+        found = manifest["config"].get(key)
+        if found != wanted:
+            raise ArtifactStaleError(
+                f"{file} was made with {key}={found!r}, this run asks for {key}={wanted!r}: "
+                f"rerun {_notebook(producer)}"
+            )
+    return file, manifest
+
+
+def _check_arrays(file: Path, manifest: dict, arrays: Mapping[str, np.ndarray]) -> None:
+    if _describe(arrays) != manifest["arrays"]:
+        raise ArtifactCorruptError(f"{file}: shapes or dtypes differ from its manifest")
+
+
+def save_arrays(name, producer: str, settings: Mapping, **arrays: np.ndarray) -> Path:
+    """Save named arrays into one ``.npz`` (uncompressed, fast to load)."""
+    arrays = {key: np.asarray(value) for key, value in arrays.items()}
+    return _save(name, lambda fh: np.savez(fh, **arrays), arrays, producer, settings)
+
+
+def load_arrays(name, producer: str | None = None, expect: Mapping | None = None) -> dict[str, np.ndarray]:
+    """Load and verify an ``.npz`` written by :func:`save_arrays`."""
+    file, manifest = verify(name, producer, expect)
+    with np.load(file, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    _check_arrays(file, manifest, arrays)
+    return arrays
+
+
+def save_params(name, params: Mapping, producer: str, settings: Mapping) -> Path:
+    """Pickle a parameter dictionary (plain data only) the way the seeds did."""
+    _check_plain_data(params, str(name))
+    return _save(name, lambda fh: pickle.dump(params, fh, protocol=4), _arrays_in(params), producer, settings)
+
+
+def load_params(name, producer: str | None = None, expect: Mapping | None = None) -> Any:
+    """Load a parameter pickle through the restricted unpickler, after verifying it."""
+    file, manifest = verify(name, producer, expect)
+    params = safe_unpickle(file)
+    _check_arrays(file, manifest, _arrays_in(params))
+    return params
+
+
+def save_json(name, obj: Any, producer: str, settings: Mapping) -> Path:
+    """Save JSON-serialisable data (reports, tables)."""
+    text = json.dumps(obj, indent=2, sort_keys=True)
+    return _save(name, lambda fh: fh.write(text.encode()), {}, producer, settings)
+
+
+def load_json(name, producer: str | None = None, expect: Mapping | None = None) -> Any:
+    file, _ = verify(name, producer, expect)
+    return json.loads(file.read_text())

@@ -1,0 +1,126 @@
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from helpers import artifacts, config
+
+
+def test_arrays_round_trip_with_manifest():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    y = np.array([1, 2, 3])
+    file = artifacts.save_arrays("features/demo.npz", "01_features", {"weights": "random"}, x=x, y=y)
+    assert file == config.run_dir() / "features/demo.npz"
+    manifest = json.loads(artifacts.manifest_path(file).read_text())
+    assert manifest["sha256"] == artifacts.sha256_of(file)
+    assert manifest["arrays"] == {"x": {"shape": [3, 4], "dtype": "float32"}, "y": {"shape": [3], "dtype": "int64"}}
+    assert manifest["producer"] == "01_features" and manifest["config"] == {"weights": "random"}
+    loaded = artifacts.load_arrays("features/demo.npz", expect={"weights": "random"})
+    np.testing.assert_array_equal(loaded["x"], x)
+    np.testing.assert_array_equal(loaded["y"], y)
+
+
+def test_missing_artifact_names_the_notebook_to_run():
+    with pytest.raises(artifacts.ArtifactMissingError, match=r"nope\.npz is missing: run notebooks/01_features\.ipynb"):
+        artifacts.load_arrays("nope.npz", producer="01_features")
+
+
+def test_stale_artifact_is_refused():
+    artifacts.save_arrays("f.npz", "01_features", {"weights": "imagenet"}, x=np.zeros(2))
+    with pytest.raises(artifacts.ArtifactStaleError, match=r"weights='imagenet'.*weights='random'.*01_features\.ipynb"):
+        artifacts.load_arrays("f.npz", expect={"weights": "random"})
+
+
+def test_damaged_artifact_is_detected():
+    file = artifacts.save_arrays("f.npz", "01_features", {}, x=np.zeros(100))
+    data = bytearray(file.read_bytes())
+    data[-30] ^= 0xFF
+    file.write_bytes(bytes(data))
+    with pytest.raises(artifacts.ArtifactCorruptError, match="checksum differs.*rerun notebooks/01_features"):
+        artifacts.load_arrays("f.npz")
+
+
+def test_failed_write_keeps_the_previous_file_and_leaves_no_temporary():
+    file = artifacts.save_arrays("f.npz", "x", {}, x=np.ones(3))
+    before = file.read_bytes()
+
+    def explode(fh):
+        fh.write(b"half a file")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        artifacts.atomic_write(file, explode)
+    assert file.read_bytes() == before
+    assert sorted(p.name for p in file.parent.iterdir()) == ["f.npz", "f.npz.manifest.json"]
+    np.testing.assert_array_equal(artifacts.load_arrays("f.npz")["x"], np.ones(3))
+
+
+def test_params_round_trip_in_the_seeds_pickle_format():
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.normal(size=(512, 64)), "b1": np.zeros(64, np.float32), "history": {"loss": [1.0, 0.5]}}
+    file = artifacts.save_params("unaug_model_params.pkl", params, "03_mlp_from_scratch", {"epochs": 3})
+    with open(file, "rb") as fh:  # a plain pickle, readable by anyone with pickle.load
+        assert pickle.load(fh)["W1"].shape == (512, 64)
+    loaded = artifacts.load_params("unaug_model_params.pkl")
+    np.testing.assert_array_equal(loaded["W1"], params["W1"])
+    assert loaded["b1"].dtype == np.float32 and loaded["history"] == {"loss": [1.0, 0.5]}
+    manifest = artifacts.read_manifest("unaug_model_params.pkl")
+    assert manifest["arrays"]["W1"] == {"shape": [512, 64], "dtype": "float64"}
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pickle_that_would_run_code_is_refused(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps({"W1": np.ones(2), "evil": _RunsCode(marker)}, protocol=protocol)
+    with pytest.raises(artifacts.UnsafePickleError, match=r"refused to load (posix|os|nt)\.system"):
+        artifacts.safe_unpickle(payload)
+    assert not marker.exists()
+
+
+def test_malicious_params_file_is_refused_even_with_a_valid_manifest(tmp_path):
+    file = artifacts.save_params("p.pkl", {"W1": np.ones(2)}, "03_mlp_from_scratch", {})
+    marker = tmp_path / "pwned"
+    file.write_bytes(pickle.dumps({"W1": _RunsCode(marker)}))
+    manifest = json.loads(artifacts.manifest_path(file).read_text())
+    manifest["sha256"] = artifacts.sha256_of(file)  # an attacker can rewrite the manifest too
+    artifacts.manifest_path(file).write_text(json.dumps(manifest))
+    with pytest.raises(artifacts.UnsafePickleError):
+        artifacts.load_params("p.pkl")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_numpy_data_loads_with_every_protocol(protocol):
+    data = {"a": np.arange(6.0).reshape(2, 3), "s": np.float32(1.5), "t": (1, "x", [2.0, None])}
+    loaded = artifacts.safe_unpickle(pickle.dumps(data, protocol=protocol))
+    np.testing.assert_array_equal(loaded["a"], data["a"])
+    assert loaded["s"] == np.float32(1.5) and loaded["t"] == (1, "x", [2.0, None])
+
+
+def test_object_arrays_are_refused():
+    payload = pickle.dumps({"W": np.array([1, "x"], dtype=object)})
+    with pytest.raises(artifacts.UnsafePickleError, match="object arrays"):
+        artifacts.safe_unpickle(payload)
+    with pytest.raises(artifacts.UnsafePickleError, match="object arrays"):
+        artifacts.save_params("p.pkl", {"W": np.array([None])}, "x", {})
+
+
+def test_truncated_pickle_is_reported_as_damaged():
+    payload = pickle.dumps({"W": np.ones(100)})[:50]
+    with pytest.raises(artifacts.ArtifactCorruptError, match="not a readable pickle"):
+        artifacts.safe_unpickle(payload)
+
+
+def test_json_round_trip():
+    artifacts.save_json("reports/r.json", {"accuracy": 0.5}, "04_compare", {"model": "aug"})
+    assert artifacts.load_json("reports/r.json", expect={"model": "aug"}) == {"accuracy": 0.5}
