@@ -23,3 +23,140 @@ def image_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], p
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def feature_projection(features: np.ndarray, labels: np.ndarray, class_names: list[str],
+                       tsne_points: int = 2000, seed: int = 0, title: str | None = None):
+    """Two scatter plots of ``features`` coloured by class: PCA of all points, t-SNE of a random subset.
+
+    t-SNE runs on at most ``tsne_points`` points (it is slow), after a PCA to 50 dimensions.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    if len(features) != len(labels):
+        raise ValueError(f"features has {len(features)} rows, labels {len(labels)}: pass one label per row")
+    pca_2d = PCA(n_components=2, random_state=seed).fit_transform(features)
+    subset = np.sort(np.random.default_rng(seed).permutation(len(features))[:tsne_points])
+    reduced = PCA(n_components=min(50, *features[subset].shape), random_state=seed).fit_transform(features[subset])
+    tsne = TSNE(n_components=2, perplexity=min(30.0, (len(subset) - 1) / 3), init="pca", random_state=seed)
+    tsne_2d = tsne.fit_transform(reduced)
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.8))
+    sampled = "random " if len(subset) < len(features) else ""
+    panels = [(axes[0], pca_2d, labels, f"PCA of all {len(features):,} points"),
+              (axes[1], tsne_2d, labels[subset], f"t-SNE of {len(subset):,} {sampled}points")]
+    colours = plt.get_cmap("tab10")
+    for ax, points, point_labels, panel_title in panels:
+        for label in np.unique(labels):
+            mine = point_labels == label
+            ax.scatter(points[mine, 0], points[mine, 1], s=6, alpha=0.6, color=colours(label % 10),
+                       label=class_names[label])
+        ax.set_title(panel_title)
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), markerscale=3, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict, title: str | None = None):
+    """Loss and accuracy per epoch, train (solid) and test (dashed), one colour per run."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4))
+    for colour, (name, history) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], histories.items()):
+        epochs = np.arange(1, len(history["train_loss"]) + 1)
+        for split, style in (("train", "-"), ("test", "--")):
+            if len(history.get(f"{split}_loss", [])):
+                loss_ax.plot(epochs, history[f"{split}_loss"], style, color=colour, label=f"{name} {split}")
+                acc_ax.plot(epochs, history[f"{split}_acc"], style, color=colour, label=f"{name} {split}")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmaps(counts: np.ndarray, class_names: list[str], title: str = ""):
+    """The confusion matrix as counts and row-normalised, side by side (seaborn heatmaps)."""
+    import seaborn as sns
+
+    from helpers.metrics import row_normalise
+
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6))
+    for ax, data, fmt, label in ((axes[0], counts, "d", "counts"), (axes[1], row_normalise(counts), ".2f", "row-normalised")):
+        sns.heatmap(data, annot=True, fmt=fmt, cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7},
+                    xticklabels=class_names, yticklabels=class_names)
+        ax.set(xlabel="predicted", ylabel="true", title=f"{title} ({label})".strip())
+    fig.tight_layout()
+    return fig
+
+
+def per_class_difference(difference: np.ndarray, class_names: list[str], label: str):
+    """A bar per class, green above zero and red below."""
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.bar(class_names, difference * 100, color=np.where(difference >= 0, "tab:green", "tab:red"))
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set(ylabel="percentage points", title=label)
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    return fig
+
+
+def prediction_gallery(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
+                       class_names: list[str], columns: int = 8, title: str | None = None):
+    """Images with their true class, predicted class and the predicted probability."""
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.9), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, t, p, c in zip(axes.flat, images, true, predicted, confidence):
+        ax.imshow(image, interpolation="nearest")
+        ax.set_title(f"true {class_names[t]}\npred {class_names[p]} {c:.0%}", fontsize=8,
+                     color="black" if t == p else "tab:red")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_with_probabilities(image: np.ndarray, probabilities: np.ndarray, class_names: list[str], title: str = ""):
+    """One image beside a bar chart of its class probabilities."""
+    fig, (image_ax, bar_ax) = plt.subplots(1, 2, figsize=(10, 3.5), gridspec_kw={"width_ratios": [1, 2.2]})
+    image_ax.imshow(image, interpolation="nearest")
+    image_ax.axis("off")
+    image_ax.set_title(title)
+    best = int(np.argmax(probabilities))
+    bar_ax.barh(class_names, probabilities, color=["tab:orange" if i == best else "tab:blue" for i in range(len(class_names))])
+    bar_ax.invert_yaxis()
+    bar_ax.set(xlim=(0, 1), xlabel="probability")
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_grid(rows: dict[str, np.ndarray]):
+    """One row per named batch of images (e.g. original, each augmentation, the pipeline)."""
+    columns = len(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(rows), columns, figsize=(columns * 1.1, len(rows) * 1.15), squeeze=False)
+    for row, (name, images) in zip(axes, rows.items()):
+        for ax, image in zip(row, images):
+            ax.imshow(image, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def cosine_histograms(groups: dict[str, np.ndarray]):
+    """Overlaid histograms of cosine similarities, one per named group."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, values in groups.items():
+        ax.hist(values, bins=50, alpha=0.6, density=True, label=f"{name} (mean {np.mean(values):.3f})")
+    ax.set(xlabel="cosine similarity", ylabel="density")
+    ax.legend()
+    fig.tight_layout()
+    return fig

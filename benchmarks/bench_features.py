@@ -1,0 +1,77 @@
+"""Images per second of helpers.features.extract_features against a plain PyTorch loop.
+
+Both turn the same 2,048 real CIFAR-10 test images into ResNet18 features with the same weights.
+The baseline is what one writes first: torchvision transforms image by image (ToTensor,
+Resize(224), Normalize), fp32, contiguous layout, batches of 64 under inference_mode. The
+helper's time includes loading and preparing the backbone.
+
+    CIFAR10_DIR=/path/to/cifar10 python benchmarks/bench_features.py [--weights random|imagenet|FILE]
+
+The last line reads ``helper_img_s=<x> baseline_img_s=<y> ratio=<x/y>``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torchvision import transforms
+
+from helpers import config, features
+from helpers.data import load_cifar10
+
+
+def baseline_img_s(images: np.ndarray, model: torch.nn.Module, device: torch.device,
+                   batch_size: int = 64) -> float:
+    """The plain loop: per-image transforms, fp32, contiguous tensors."""
+    transform = transforms.Compose([
+        transforms.ToTensor(),
+        transforms.Resize(224),
+        transforms.Normalize(features.IMAGENET_MEAN, features.IMAGENET_STD),
+    ])
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for first in range(0, len(images), batch_size):
+            batch = torch.stack([transform(image) for image in images[first:first + batch_size]])
+            model(batch.to(device)).cpu()
+    return len(images) / (time.perf_counter() - start)
+
+
+def helper_img_s(images: np.ndarray, weights: str) -> float:
+    start = time.perf_counter()
+    features.extract_features(images, weights, progress=False)
+    return len(images) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default=os.environ.get("FEATURE_WEIGHTS", "random"),
+                        help="imagenet, random or a ResNet18 .pth file (default: FEATURE_WEIGHTS, else random)")
+    parser.add_argument("-n", type=int, default=2048, help="number of test images (default 2048)")
+    args = parser.parse_args()
+    if config.cifar10_source() is None:
+        sys.exit("bench_features: set CIFAR10_DIR to the CIFAR-10 data (e.g. "
+                 "CIFAR10_DIR=../shared/data/cifar10-jpeg.tar.gz); the benchmark runs on real images")
+
+    test_images, _, _ = load_cifar10("test")
+    pick = np.random.default_rng(0).choice(len(test_images), args.n, replace=False)
+    images = test_images[np.sort(pick)]
+    device = features.pick_device()
+    print(f"{len(images)} CIFAR-10 test images, weights: {features.describe_weights(args.weights)}")
+    print(f"device {device}, torch threads {torch.get_num_threads()}, helper precision "
+          f"{features.resolve_precision('auto', device)} (CPU has native bf16: {features.cpu_supports_bf16()})")
+
+    helper = helper_img_s(images, args.weights)
+    print(f"helper   extract_features: {helper:7.1f} img/s")
+    model, _ = features.load_backbone(args.weights, device)
+    baseline = baseline_img_s(images, model, device)
+    print(f"baseline per-image loop:   {baseline:7.1f} img/s")
+    print(f"speed-up: {helper / baseline:.2f}x")
+    print(f"helper_img_s={helper:.1f} baseline_img_s={baseline:.1f} ratio={helper / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""helpers.features: weights, preprocessing, precision, errors, and the resumable feature cache.
+
+Most tests use random weights and a small resolution; the ones that need real photographs
+(preprocessing against torchvision, bf16 against fp32 at 224) read CIFAR10_DIR and are skipped
+without it (`make test` sets it).
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from torchvision.transforms import v2
+
+from helpers import artifacts, config, features
+from helpers.data import load_cifar10
+
+SMALL = 64  # resolution for tests where the exact size does not matter
+
+
+def random_images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def real_images(tmp_path_factory):
+    """64 real CIFAR-10 test images (decoded once into a module-wide temporary cache)."""
+    if not os.environ.get("CIFAR10_DIR"):
+        pytest.skip("CIFAR10_DIR is not set: these checks need real CIFAR-10 photographs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BUNDLE_ARTIFACTS", str(tmp_path_factory.mktemp("cifar")))
+        images, _, _ = load_cifar10("test")
+    return images[np.random.default_rng(0).choice(len(images), 64, replace=False)]
+
+
+@pytest.fixture
+def count_extracted(monkeypatch):
+    """A list that receives the number of images each extraction call computes."""
+    calls = []
+    real_call = features._Extractor.__call__
+
+    def counting(self, images, bar):
+        calls.append(len(images))
+        return real_call(self, images, bar)
+
+    monkeypatch.setattr(features._Extractor, "__call__", counting)
+    return calls
+
+
+def feature_folders():
+    return sorted((config.cache_dir() / "features").iterdir())
+
+
+# ----------------------------------------------------------------------------- weights
+def test_output_is_float32_512_finite_and_random_weights_are_loud(capfd):
+    out = features.extract_features(random_images(10), "random", resolution=SMALL, batch_size=4, progress=False)
+    assert out.shape == (10, 512) and out.dtype == np.float32
+    assert np.isfinite(out).all() and out.std(axis=0).max() > 0  # varies across images
+    assert "RANDOM WEIGHTS" in capfd.readouterr().err
+    assert "RANDOM" in features.describe_weights("random")
+
+
+def test_random_weights_are_seeded_without_touching_the_global_rng():
+    state = torch.random.get_rng_state()
+    first, first_id = features.load_backbone("random", "cpu")
+    second, _ = features.load_backbone("random", "cpu")
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert first_id == "random:seed0"
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+@pytest.mark.parametrize("weights", ["", "rand", "none", "imagnet"])
+def test_anything_but_the_exact_words_or_a_file_is_refused(weights):
+    with pytest.raises(features.WeightsError, match="'imagenet', 'random' or the path"):
+        features.load_backbone(weights)
+
+
+def test_local_state_dict_gives_the_in_memory_models_features(tmp_path):
+    torch.manual_seed(1)
+    model = torchvision.models.resnet18().eval()
+    file = tmp_path / features.IMAGENET_FILE
+    torch.save(model.state_dict(), file)  # a full state dict, fc.* included, as torchvision ships it
+
+    images = random_images(6)
+    loaded, weights_id = features.load_backbone(file, "cpu")
+    assert weights_id == f"file:{artifacts.sha256_of(file)[:12]}"
+    out = features.extract_features(images, file, precision="fp32", resolution=SMALL, progress=False)
+
+    model.fc = torch.nn.Identity()
+    with torch.inference_mode():
+        expected = model(features.preprocess(torch.from_numpy(images), SMALL)).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert not np.allclose(out, features.extract_features(images, "random", resolution=SMALL, progress=False))
+    assert str(file) in features.describe_weights(file)
+
+
+def test_state_dicts_from_before_num_batches_tracked_still_load(tmp_path):
+    reference, _ = features.load_backbone("random", "cpu")
+    old_style = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(old_style, tmp_path / "old.pth")
+    loaded, _ = features.load_backbone(tmp_path / "old.pth", "cpu")
+    assert torch.equal(loaded.layer4[1].bn2.running_var, reference.layer4[1].bn2.running_var)
+
+
+def test_missing_weights_file_says_what_to_pass(tmp_path):
+    with pytest.raises(features.WeightsError, match=r"nowhere\.pth does not exist.*FEATURE_WEIGHTS"):
+        features.extract_features(random_images(2), tmp_path / "nowhere.pth", progress=False)
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"conv1.weight": torch.zeros(64, 3, 7, 7), "head.weight": torch.zeros(1)},
+     "missing keys .*unexpected keys .*head.weight"),
+    ({"conv1.weight": torch.zeros(8, 3, 3, 3)}, "does not fit ResNet18"),
+    ([1, 2, 3], "not a state_dict"),
+    (b"not a checkpoint", "not a readable PyTorch state_dict"),
+])
+def test_wrong_weights_files_are_refused_clearly(tmp_path, content, message):
+    file = tmp_path / "weights.pth"
+    file.write_bytes(content) if isinstance(content, bytes) else torch.save(content, file)
+    with pytest.raises(features.WeightsError, match=message):
+        features.load_backbone(file)
+
+
+def test_failed_imagenet_download_explains_the_offline_routes(monkeypatch, tmp_path):
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", no_network)
+    with pytest.raises(features.WeightsError) as raised:
+        features.extract_features(random_images(2), "imagenet", progress=False)
+    message = str(raised.value)
+    assert f"FEATURE_WEIGHTS=/path/to/{features.IMAGENET_FILE}" in message
+    assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
+    assert "FEATURE_WEIGHTS=random" in message
+
+
+# ----------------------------------------------------------------------------- input checks
+@pytest.mark.parametrize("images", [
+    random_images(1)[0],                                   # one image, no batch axis
+    random_images(2).transpose(0, 3, 1, 2),                # channels first
+    random_images(2).astype(np.float32),                   # not uint8
+    random_images(2)[:0],                                  # empty
+    random_images(2).tolist(),                             # not an array
+])
+def test_wrong_images_are_refused_naming_the_expected_layout(images):
+    with pytest.raises(ValueError, match=r"images must be .*(\[N, 32, 32, 3\]|NumPy array)"):
+        features.extract_features(images, "random", progress=False)
+
+
+@pytest.mark.parametrize("option", [{"precision": "fp16"}, {"resolution": 16}, {"batch_size": 0},
+                                    {"chunk_size": 0}])
+def test_bad_options_are_refused(option):
+    with pytest.raises(ValueError, match=next(iter(option))):
+        features.cached_features(random_images(2), "random", progress=False, **option)
+
+
+# ----------------------------------------------------------------------------- real images
+@pytest.mark.parametrize("antialias", [True, False])
+def test_preprocessing_equals_torchvision_transforms(real_images, antialias):
+    transform = v2.Compose([
+        v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
+        v2.Resize(224, interpolation=v2.InterpolationMode.BILINEAR, antialias=antialias),
+        v2.Normalize(features.IMAGENET_MEAN, features.IMAGENET_STD),
+    ])
+    expected = torch.stack([transform(image) for image in real_images])
+    ours = features.preprocess(torch.from_numpy(real_images), 224)
+    assert ours.shape == expected.shape == (64, 3, 224, 224)
+    assert (ours - expected).abs().max() < 1e-4
+
+
+def test_precision_choice():
+    cpu = torch.device("cpu")
+    assert features.resolve_precision("auto", cpu) == ("bf16" if features.cpu_supports_bf16() else "fp32")
+    assert [features.resolve_precision(p, cpu) for p in ("fp32", "bf16")] == ["fp32", "bf16"]
+
+
+def test_bf16_features_point_where_fp32_ones_do(real_images):
+    fp32 = features.extract_features(real_images, "random", precision="fp32", progress=False)
+    bf16 = features.extract_features(real_images, "random", precision="bf16", progress=False)
+    cosine = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
+    assert cosine.min() >= 0.999, f"lowest cosine similarity {cosine.min():.5f}"
+
+
+# ----------------------------------------------------------------------------- cache
+def test_cache_is_keyed_by_what_made_the_features(count_extracted):
+    images = random_images(20)
+    first = features.cached_features(images, "random", resolution=SMALL, progress=False)
+    again = features.cached_features(images, "random", resolution=SMALL, progress=False)
+    assert np.array_equal(first, again) and count_extracted == [20]  # the second call only loads
+    features.cached_features(images[:10], "random", resolution=SMALL, progress=False)
+    features.cached_features(images, "random", resolution=SMALL + 32, progress=False)
+    assert count_extracted == [20, 10, 20] and len(feature_folders()) == 3
+    manifest = artifacts.read_manifest(feature_folders()[0] / "features.npz")
+    assert {"weights_id", "precision", "resolution", "n", "images_sha256"} <= set(manifest["config"])
+
+
+def test_damaged_chunks_and_results_are_recomputed_not_trusted(monkeypatch, tmp_path, count_extracted):
+    images = random_images(128)
+    run = dict(weights="random", resolution=SMALL, chunk_size=32, progress=False)
+    reference = features.cached_features(images, **run)
+    count_extracted.clear()
+    monkeypatch.setenv("BUNDLE_ARTIFACTS", str(tmp_path / "interrupted"))
+
+    def stop_after_two_chunks(file, *args, **kwargs):
+        saved(file, *args, **kwargs)
+        if file.name == "chunk-00001.npz":
+            raise KeyboardInterrupt
+
+    saved = artifacts.save_arrays
+    monkeypatch.setattr(artifacts, "save_arrays", stop_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        features.cached_features(images, **run)
+    monkeypatch.setattr(artifacts, "save_arrays", saved)
+    (folder,) = feature_folders()
+    (folder / "chunk-00000.npz").write_bytes(b"damaged")  # chunk 1 stays good
+
+    count_extracted.clear()
+    assert np.array_equal(features.cached_features(images, **run), reference)
+    assert count_extracted == [32, 32, 32]  # chunks 0, 2, 3
+    assert sorted(p.name for p in folder.iterdir()) == ["features.npz", "features.npz.manifest.json"]
+
+    with open(folder / "features.npz", "r+b") as fh:  # a damaged final file
+        fh.seek(200), fh.write(b"\x00" * 8)
+    count_extracted.clear()
+    assert np.array_equal(features.cached_features(images, **run), reference)
+    assert count_extracted == [32] * 4
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    import time
+    import numpy as np
+    from helpers import features
+
+    real_call = features._Extractor.__call__
+
+    def slow_call(self, images, bar):  # leaves time to kill the run between chunks
+        out = real_call(self, images, bar)
+        time.sleep(2)
+        return out
+
+    features._Extractor.__call__ = slow_call
+    images = np.random.default_rng(0).integers(0, 256, (256, 32, 32, 3), dtype=np.uint8)
+    features.cached_features(images, "random", resolution=int(sys.argv[1]), chunk_size=64, progress=False)
+""")
+
+
+def test_a_killed_extraction_resumes_where_it_stopped(monkeypatch, tmp_path, count_extracted):
+    images = random_images(256)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(SMALL)], env=dict(os.environ),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while not list((config.cache_dir() / "features").glob("*/chunk-00000.npz.manifest.json")):
+            assert child.poll() is None, f"the extraction child died: {child.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "no chunk appeared within 120 s"
+            time.sleep(0.02)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stderr.close()
+    (folder,) = feature_folders()
+    finished = len(list(folder.glob("chunk-*.npz.manifest.json")))
+    assert 1 <= finished < 4 and not (folder / "features.npz").exists()
+
+    resumed = features.cached_features(images, "random", resolution=SMALL, chunk_size=64, progress=False)
+    assert sum(count_extracted) == 256 - 64 * finished  # finished chunks were loaded, not recomputed
+
+    monkeypatch.setenv("BUNDLE_ARTIFACTS", str(tmp_path / "uninterrupted"))
+    uninterrupted = features.cached_features(images, "random", resolution=SMALL, chunk_size=64, progress=False)
+    assert np.array_equal(resumed, uninterrupted)
