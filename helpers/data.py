@@ -7,7 +7,6 @@ Decoded arrays are cached under ``artifacts/cache/`` so that a second load is fa
 from __future__ import annotations
 
 import io
-import os
 import re
 import tarfile
 import zipfile

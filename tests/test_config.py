@@ -5,7 +5,7 @@ from helpers import config
 
 def test_profiles(monkeypatch):
     monkeypatch.setenv("BUNDLE_PROFILE", "full")
-    assert config.profile().train_per_class is None and config.profile().mlp_epochs == 300
+    assert config.profile().train_per_class is None and config.profile().mlp_epochs == 300 and config.profile().lr_step == 100
     monkeypatch.setenv("BUNDLE_PROFILE", "smoke")
     assert config.profile().train_per_class == 100
     assert config.run_dir().name == "smoke" and config.cache_dir().name == "cache"

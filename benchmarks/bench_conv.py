@@ -1,0 +1,108 @@
+"""Time forward + backward of the seed's CIFAR-10 CNN: NumPy (helpers.nn.CNN) against PyTorch on the CPU.
+
+Architecture on both sides, float32: 3x32x32 -> conv 10@5x5 -> ReLU -> conv 10@5x5 -> ReLU
+-> max-pool 2 -> 1440 -> 128 -> ReLU -> 10, softmax cross-entropy on a batch of 64, with
+the same weights. One step is the loss and every parameter gradient (PyTorch: no gradient
+for the input, grads set to None between steps). Each side runs with 1 and with 2 threads
+(BLAS threads for NumPy, ``torch.set_num_threads``); a figure is the best of ``--repeats``
+steps after ``--warmup`` steps. The last line compares each side at its faster thread count:
+``numpy_s=<x> torch_s=<y> ratio=<x/y>``.
+
+Both sides run in one process after ``helpers.nn.conv.keep_freed_memory()`` (glibc malloc keeps
+freed arrays for reuse instead of page-faulting fresh memory every step), as the notebooks do;
+``--default-malloc`` measures without it.
+
+    python benchmarks/bench_conv.py [--batch 64] [--repeats 30] [--warmup 5] [--threads 1 2] [--default-malloc]
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from helpers.nn.cnn import CNN  # noqa: E402
+from helpers.nn.conv import keep_freed_memory  # noqa: E402
+
+INPUT_SHAPE = (3, 32, 32)
+
+
+def best_time(step, repeats, warmup):
+    """Best wall time of ``step()`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def torch_twin(model):
+    """The PyTorch network equivalent to ``model`` (a 2-conv CNN), holding copies of its weights."""
+    p = {name: torch.from_numpy(value.copy()) for name, value in model.params.items()}
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(*p["conv1_W"].shape[1::-1], kernel_size=p["conv1_W"].shape[2:]),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(*p["conv2_W"].shape[1::-1], kernel_size=p["conv2_W"].shape[2:]),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(*p["W1"].shape),
+        torch.nn.ReLU(),
+        torch.nn.Linear(*p["W2"].shape),
+    )
+    with torch.no_grad():
+        for layer, (weight, bias) in zip((net[0], net[2], net[6], net[8]),
+                                         (("conv1_W", "conv1_b"), ("conv2_W", "conv2_b"), ("W1", "b1"), ("W2", "b2"))):
+            layer.weight.copy_(p[weight] if weight.startswith("conv") else p[weight].T)
+            layer.bias.copy_(p[bias])
+    return net
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=30, help="timed steps per setting (the best counts)")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to try on both sides")
+    parser.add_argument("--default-malloc", action="store_true", help="skip keep_freed_memory()")
+    args = parser.parse_args()
+    recycling = not args.default_malloc and keep_freed_memory()
+    print(f"malloc recycles freed memory: {recycling}")
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((args.batch, *INPUT_SHAPE), dtype=np.float32)
+    y = rng.integers(0, 10, args.batch)
+    model = CNN(INPUT_SHAPE, conv_channels=(10, 10), kernel_size=5, pool="max", hidden=128, num_classes=10)
+    net = torch_twin(model)
+    X_torch, y_torch = torch.from_numpy(X), torch.from_numpy(y)
+
+    numpy_loss = model.loss(X, y)[0]
+    torch_loss = torch.nn.functional.cross_entropy(net(X_torch), y_torch).item()
+    print(f"batch {args.batch}: loss numpy {numpy_loss:.6f}, torch {torch_loss:.6f}")
+    assert abs(numpy_loss - torch_loss) < 1e-4, "the two networks disagree"
+
+    def torch_step():
+        net.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(net(X_torch), y_torch).backward()
+
+    numpy_s, torch_s = {}, {}
+    for threads in args.threads:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            numpy_s[threads] = best_time(lambda: model.loss(X, y), args.repeats, args.warmup)
+        torch.set_num_threads(threads)
+        torch_s[threads] = best_time(torch_step, args.repeats, args.warmup)
+        print(f"{threads} thread(s): numpy {numpy_s[threads] * 1e3:.2f} ms, torch {torch_s[threads] * 1e3:.2f} ms")
+    best_numpy, best_torch = min(numpy_s.values()), min(torch_s.values())
+    print(f"numpy_s={best_numpy:.4f} torch_s={best_torch:.4f} ratio={best_numpy / best_torch:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""Tests for helpers.nn.conv, helpers.nn.cnn and helpers.filterbank: finite differences, PyTorch parity, errors."""
+
+import platform
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers.nn.gradcheck import numerical_gradient, relative_error
+from helpers.filterbank import ORIENTATIONS_DEG, SCALES, bank_features, filter_responses, make_bank
+from helpers.nn.cnn import CNN, channel_stats, to_nchw
+from helpers.nn.conv import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    conv2d_backward,
+    conv2d_forward,
+    flatten_backward,
+    flatten_forward,
+    keep_freed_memory,
+    maxpool2d_backward,
+    maxpool2d_forward,
+)
+from helpers.train import train
+
+# (x shape, W shape, stride, padding): square and non-square, stride 2, padding 1, one channel
+CONV_CASES = [
+    ((2, 3, 7, 7), (4, 3, 3, 3), 1, 0),
+    ((2, 3, 8, 7), (4, 3, 3, 2), 2, 0),
+    ((2, 2, 6, 5), (3, 2, 3, 3), 1, 1),
+    ((3, 2, 7, 8), (2, 2, 3, 3), 2, 1),
+    ((2, 1, 9, 9), (5, 1, 5, 5), 1, 0),
+]
+POOL_CASES = [(2, 2), (3, 2), (2, 1), (3, 3)]  # (size, stride): non-overlapping and overlapping windows
+POOL_LAYERS = {
+    "max": (maxpool2d_forward, maxpool2d_backward, F.max_pool2d),
+    "avg": (avgpool2d_forward, avgpool2d_backward, F.avg_pool2d),
+}
+
+
+def conv_case(x_shape, w_shape, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    W = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    return x, W, b
+
+
+def check_finite_differences(forward, backward, inputs, seed=1):
+    """Gradient of ``sum(forward(*inputs) * G)`` from ``backward(G, cache)`` against centred differences."""
+    out, cache = forward(*inputs)
+    upstream = np.random.default_rng(seed).standard_normal(out.shape)
+    analytic = backward(upstream, cache)
+    analytic = analytic if isinstance(analytic, tuple) else (analytic,)
+    for array, grad in zip(inputs, analytic):
+        numeric = numerical_gradient(lambda: float(np.vdot(forward(*inputs)[0], upstream)), array)
+        assert relative_error(grad, numeric) < 1e-7
+
+
+# ----------------------------------------------------------------------------- finite differences
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONV_CASES)
+def test_conv_backward_matches_finite_differences(x_shape, w_shape, stride, padding):
+    x, W, b = conv_case(x_shape, w_shape)
+    check_finite_differences(lambda x, W, b: conv2d_forward(x, W, b, stride, padding), conv2d_backward, (x, W, b))
+
+
+@pytest.mark.parametrize("kind", POOL_LAYERS)
+@pytest.mark.parametrize("size, stride", POOL_CASES)
+def test_pool_backward_matches_finite_differences(kind, size, stride):
+    forward, backward, _ = POOL_LAYERS[kind]
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 8))  # distinct values: no ties
+    check_finite_differences(lambda x: forward(x, size, stride), backward, (x,))
+
+
+def test_flatten_round_trip_and_gradient():
+    x = np.random.default_rng(0).standard_normal((3, 2, 4, 5))
+    out, cache = flatten_forward(x)
+    assert out.shape == (3, 40) and np.array_equal(out[1], x[1].ravel())
+    check_finite_differences(flatten_forward, flatten_backward, (x,))
+
+
+# ----------------------------------------------------------------------------- PyTorch parity
+def torch_gradients(function, inputs, upstream):
+    """Output and input gradients of ``function`` on float64 tensors, by autograd."""
+    tensors = [torch.tensor(array, requires_grad=True) for array in inputs]
+    out = function(*tensors)
+    out.backward(torch.tensor(upstream))
+    return out.detach().numpy(), [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONV_CASES)
+def test_conv_matches_torch(x_shape, w_shape, stride, padding):
+    x, W, b = conv_case(x_shape, w_shape)
+    out, cache = conv2d_forward(x, W, b, stride, padding)
+    upstream = np.random.default_rng(1).standard_normal(out.shape)
+    expected, expected_grads = torch_gradients(lambda x, W, b: F.conv2d(x, W, b, stride, padding), (x, W, b), upstream)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-10)
+    for grad, expected_grad in zip(conv2d_backward(upstream, cache), expected_grads):
+        np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", POOL_LAYERS)
+@pytest.mark.parametrize("size, stride", POOL_CASES)
+def test_pool_matches_torch(kind, size, stride):
+    forward, backward, torch_pool = POOL_LAYERS[kind]
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 8))
+    out, cache = forward(x, size, stride)
+    upstream = np.random.default_rng(1).standard_normal(out.shape)
+    expected, (expected_dx,) = torch_gradients(lambda x: torch_pool(x, size, stride), (x,), upstream)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(backward(upstream, cache), expected_dx, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("size, stride", POOL_CASES)
+@pytest.mark.parametrize("pattern", ["constant", "few levels"])
+def test_maxpool_ties_go_to_the_first_maximum_like_torch(size, stride, pattern):
+    rng = np.random.default_rng(0)
+    x = np.ones((2, 2, 7, 8)) if pattern == "constant" else rng.integers(0, 2, (2, 2, 7, 8)).astype(np.float64)
+    out, cache = maxpool2d_forward(x, size, stride)
+    upstream = rng.standard_normal(out.shape)
+    _, (expected_dx,) = torch_gradients(lambda x: F.max_pool2d(x, size, stride), (x,), upstream)
+    dx = maxpool2d_backward(upstream, cache)
+    np.testing.assert_allclose(dx, expected_dx, rtol=0, atol=1e-10)
+    if pattern == "constant" and size == stride:  # each window's gradient lands on its top-left element
+        assert np.array_equal(dx[:, :, :out.shape[2] * stride:stride, :out.shape[3] * stride:stride], upstream)
+        assert np.count_nonzero(dx) == upstream.size
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1)])
+def test_float32_in_float32_out(stride, padding):
+    x, W, b = conv_case((2, 3, 9, 9), (4, 3, 3, 3))
+    out64, cache64 = conv2d_forward(x, W, b, stride, padding)
+    out32, cache32 = conv2d_forward(*(a.astype(np.float32) for a in (x, W, b)), stride, padding)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, out64, rtol=1e-5, atol=1e-5)
+    upstream = np.random.default_rng(1).standard_normal(out64.shape)
+    for grad32, grad64 in zip(conv2d_backward(upstream.astype(np.float32), cache32), conv2d_backward(upstream, cache64)):
+        assert grad32.dtype == np.float32
+        np.testing.assert_allclose(grad32, grad64, rtol=1e-4, atol=1e-4)
+    for kind, (forward, backward, _) in POOL_LAYERS.items():
+        pooled, cache = forward(out32, 2, 2)
+        assert pooled.dtype == np.float32 and backward(pooled, cache).dtype == np.float32, kind
+
+
+def test_conv_backward_can_skip_dx():
+    x, W, b = conv_case((2, 3, 7, 7), (4, 3, 3, 3))
+    out, cache = conv2d_forward(x, W, b)
+    dx, dW, db = conv2d_backward(np.ones_like(out), cache, need_dx=False)
+    assert dx is None
+    np.testing.assert_array_equal(dW, conv2d_backward(np.ones_like(out), cache)[1])
+
+
+def test_keep_freed_memory_applies_on_glibc():
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+# ----------------------------------------------------------------------------- the CNN model
+def tiny_cnn(pool="max", activation="relu", reg=0.1):
+    return CNN((2, 9, 9), conv_channels=(3, 2), kernel_size=3, pool=pool, hidden=6, num_classes=4,
+               activation=activation, reg=reg, dtype=np.float64, seed=3)
+
+
+def tiny_batch(n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 2, 9, 9)), rng.integers(0, 4, n)
+
+
+@pytest.mark.parametrize("pool, activation", [("max", "relu"), ("avg", "tanh"), ("max", "sigmoid")])
+def test_cnn_gradients_match_finite_differences(pool, activation):
+    model = tiny_cnn(pool, activation)
+    X, y = tiny_batch()
+    _, grads = model.loss(X, y)
+    assert set(grads) == set(model.params)
+    for name, param in model.params.items():
+        numeric = numerical_gradient(lambda: model.loss(X, y)[0], param)
+        assert relative_error(grads[name], numeric) < 1e-7, name
+
+
+def torch_cnn(model):
+    """The PyTorch twin of a 2-conv ``CNN`` (float64), holding copies of its weights."""
+    p = {name: torch.tensor(value) for name, value in model.params.items()}
+    pool = torch.nn.MaxPool2d(model.pool_size) if model.pool == "max" else torch.nn.AvgPool2d(model.pool_size)
+    layers = [torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU(), torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU(), pool,
+              torch.nn.Flatten(), torch.nn.Linear(*p["W1"].shape), torch.nn.ReLU(), torch.nn.Linear(*p["W2"].shape)]
+    net = torch.nn.Sequential(*layers).double()
+    with torch.no_grad():
+        for layer, key in zip((net[0], net[2], net[6], net[8]), ("conv1_", "conv2_", "1", "2")):
+            weight, bias = (p[f"{key}W"], p[f"{key}b"]) if key.startswith("conv") else (p[f"W{key}"].T, p[f"b{key}"])
+            layer.weight.copy_(weight)
+            layer.bias.copy_(bias)
+    return net
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_cnn_loss_and_gradients_match_torch(pool):
+    model = tiny_cnn(pool, reg=0.0)
+    X, y = tiny_batch()
+    loss, grads = model.loss(X, y)
+    net = torch_cnn(model)
+    torch_loss = F.cross_entropy(net(torch.tensor(X)), torch.tensor(y))
+    torch_loss.backward()
+    assert abs(loss - torch_loss.item()) < 1e-12
+    torch_grads = {"conv1_W": net[0].weight, "conv1_b": net[0].bias, "conv2_W": net[2].weight, "conv2_b": net[2].bias,
+                   "W1": net[6].weight, "b1": net[6].bias, "W2": net[8].weight, "b2": net[8].bias}
+    for name, tensor in torch_grads.items():
+        expected = tensor.grad.numpy().T if name in ("W1", "W2") else tensor.grad.numpy()
+        np.testing.assert_allclose(grads[name], expected, rtol=0, atol=1e-10, err_msg=name)
+
+
+def test_cnn_seed_architecture_shapes_and_defaults():
+    mnist = CNN((1, 28, 28))
+    assert mnist.dtype == np.float32
+    assert {name: p.shape for name, p in mnist.params.items()} == {
+        "conv1_W": (8, 1, 5, 5), "conv1_b": (8,), "conv2_W": (8, 8, 5, 5), "conv2_b": (8,),
+        "W1": (800, 128), "b1": (128,), "W2": (128, 10), "b2": (10,)}
+    cifar = CNN((3, 32, 32), conv_channels=(10, 10))
+    assert cifar.params["W1"].shape == (1440, 128)
+    assert np.std(cifar.params["conv2_W"]) == pytest.approx(np.sqrt(2 / 250), rel=0.1)  # He: fan_in = 10*5*5
+
+
+def test_cnn_trains_with_the_shared_loop_and_reloads():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 256)
+    X = rng.standard_normal((256, 1, 10, 10)).astype(np.float32)
+    X[y == 1, :, :5] += 1.5  # class 1: brighter top half
+    model = CNN((1, 10, 10), conv_channels=(4,), kernel_size=3, hidden=16, num_classes=2)
+    history = train(model, X, y, epochs=4, batch_size=32, lr=0.05, momentum=0.9, X_test=X, y_test=y, progress=False)
+    assert history.train_loss[-1] < history.train_loss[0] and history.test_acc[-1] > 0.9
+    reloaded = CNN.from_params({k: v.copy() for k, v in model.params.items()}, (1, 10, 10))
+    np.testing.assert_array_equal(reloaded.predict(X), model.predict(X.reshape(256, -1)))
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1, rtol=1e-6)
+
+
+def test_to_nchw_and_channel_stats():
+    images = np.random.default_rng(0).integers(0, 256, (4, 5, 6, 3), dtype=np.uint8)
+    mean, std = channel_stats(images)
+    np.testing.assert_allclose(mean, images.reshape(-1, 3).mean(axis=0) / 255)
+    np.testing.assert_allclose(std, images.reshape(-1, 3).std(axis=0) / 255)
+    X = to_nchw(images, mean, std)
+    assert X.shape == (4, 3, 5, 6) and X.dtype == np.float32 and X.flags.c_contiguous
+    np.testing.assert_allclose(X.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(X.std(axis=(0, 2, 3)), 1, atol=1e-5)
+    assert to_nchw(images[..., 0]).shape == (4, 1, 5, 6)
+
+
+# ----------------------------------------------------------------------------- filter bank
+def test_filter_bank_shape_and_normalisation():
+    bank = make_bank(np.float64)
+    assert bank.shape == (36, 17, 17) and make_bank().dtype == np.float32
+    np.testing.assert_allclose(bank.sum(axis=(1, 2)), 0, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(bank.reshape(36, -1), axis=1), 1, rtol=1e-12)
+    first, second = bank[:18], bank[18:]
+    np.testing.assert_allclose(first[:, ::-1, ::-1], -first, atol=1e-12)  # odd: edge detectors
+    np.testing.assert_allclose(second[:, ::-1, ::-1], second, atol=1e-12)  # even: bar detectors
+    step = ORIENTATIONS_DEG.index(90)
+    for k in range(0, 36, len(ORIENTATIONS_DEG)):  # +90 degrees is a quarter turn of the grid
+        np.testing.assert_allclose(np.rot90(bank[k], -1), bank[k + step], atol=1e-12)
+    assert len(SCALES) * len(ORIENTATIONS_DEG) * 2 == 36
+
+
+def test_filter_responses_and_features():
+    images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    bank = make_bank()
+    maps = filter_responses(images, bank, chunk_size=3, progress=False)
+    assert maps.shape == (7, 36, 12, 12) and maps.dtype == np.float32
+    expected = F.conv2d(torch.tensor(images[:, None] / 255.0), torch.tensor(bank[:, None], dtype=torch.float64))
+    np.testing.assert_allclose(maps, expected.numpy(), atol=1e-4)
+    features = bank_features(images, bank, chunk_size=3, progress=False)
+    assert features.shape == (7, 1296) and features.dtype == np.float32
+    np.testing.assert_array_equal(features, maps.reshape(7, 36, 6, 2, 6, 2).max(axis=(3, 5)).reshape(7, -1))
+
+
+# ----------------------------------------------------------------------------- bad input
+X4, W4, B4 = conv_case((2, 3, 6, 6), (4, 3, 3, 3))
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: conv2d_forward(X4[0], W4, B4), "x"),
+    (lambda: conv2d_forward(X4.astype(int), W4, B4), "x"),
+    (lambda: conv2d_forward(X4, W4[:, :2], B4), "W"),
+    (lambda: conv2d_forward(X4, np.ones((4, 3, 7, 7)), B4), "W"),
+    (lambda: conv2d_forward(X4, W4, B4[:3]), "b"),
+    (lambda: conv2d_forward(X4, W4.astype(np.float32), B4), "dtype"),
+    (lambda: conv2d_forward(X4, W4, B4, stride=0), "stride"),
+    (lambda: conv2d_forward(X4, W4, B4, padding=-1), "padding"),
+    (lambda: conv2d_backward(np.ones((2, 4, 3, 3)), conv2d_forward(X4, W4, B4)[1]), "dout"),
+    (lambda: maxpool2d_forward(X4, size=7), "size"),
+    (lambda: avgpool2d_forward(X4, stride=1.5), "stride"),
+    (lambda: maxpool2d_backward(np.ones((2, 3, 2, 2)), maxpool2d_forward(X4)[1]), "dout"),
+    (lambda: flatten_forward(np.ones(3)), "x"),
+    (lambda: tiny_cnn().loss(np.ones((5, 2, 8, 8)), np.zeros(5, int)), "X"),
+    (lambda: tiny_cnn().loss(tiny_batch()[0], np.full(5, 4)), "y"),
+    (lambda: CNN((1, 8, 8), conv_channels=(2, 2), kernel_size=5), "input_shape"),
+    (lambda: CNN((1, 28, 28), pool="median"), "pool"),
+    (lambda: CNN((1, 28, 28), hidden=0), "hidden"),
+    (lambda: CNN.from_params(CNN((1, 28, 28)).params, (1, 32, 32)), "params"),
+    (lambda: filter_responses(np.ones((2, 10, 10)), make_bank()), "images"),
+    (lambda: bank_features(np.ones((0, 28, 28)), make_bank()), "images"),
+    (lambda: filter_responses(np.ones((2, 28, 28), dtype=int), make_bank()), "images"),
+    (lambda: filter_responses(np.ones((2, 28, 28)), np.ones((36, 17, 16))), "bank"),
+    (lambda: to_nchw(np.ones((2, 28, 28))), "images"),
+])
+def test_bad_inputs_raise_value_error_naming_the_argument(call, argument):
+    with pytest.raises(ValueError, match=rf"\b{argument}\b"):
+        call()

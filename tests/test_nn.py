@@ -1,0 +1,272 @@
+"""Tests for helpers.nn and helpers.train: finite differences, PyTorch parity, training behaviour."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.nn import (
+    ACTIVATIONS,
+    INITIALIZERS,
+    MLP,
+    SGD,
+    l2_penalty,
+    linear_backward,
+    linear_forward,
+    softmax,
+    softmax_cross_entropy,
+    step_lr,
+)
+from helpers.nn.gradcheck import gradient_errors, numerical_gradient, relative_error
+from helpers.reference import torch_as_params, torch_loss_and_gradients, torch_predict, train_torch_copy
+from helpers.train import (
+    History,
+    epoch_orders,
+    evaluate,
+    minibatches,
+    split_indices,
+    train,
+)
+
+def synthetic_data(n=512, dim=32, classes=4, seed=0):
+    """Gaussian blobs (one per class) in float64 with integer labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, dim))
+    y = rng.integers(0, classes, n)
+    return centres[y] + rng.standard_normal((n, dim)), y
+
+
+# ---------------------------------------------------------------- layer gradients
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_backward_matches_finite_differences(name):
+    forward, backward = ACTIVATIONS[name]
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 7))
+    dout = rng.standard_normal((5, 7))
+    _, cache = forward(x)
+    dx = backward(dout, cache)
+    dx_num = numerical_gradient(lambda: np.sum(forward(x)[0] * dout), x)
+    assert relative_error(dx, dx_num) < 1e-7
+
+
+def test_linear_backward_matches_finite_differences():
+    rng = np.random.default_rng(2)
+    x, W, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 3)), rng.standard_normal(3)
+    dout = rng.standard_normal((4, 3))
+    _, cache = linear_forward(x, W, b)
+    dx, dW, db = linear_backward(dout, cache)
+
+    def objective():
+        return np.sum(linear_forward(x, W, b)[0] * dout)
+
+    for analytic, wrt in ((dx, x), (dW, W), (db, b)):
+        assert relative_error(analytic, numerical_gradient(objective, wrt)) < 1e-7
+    assert linear_backward(dout, cache, need_dx=False)[0] is None
+
+
+def test_softmax_cross_entropy_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    logits, y = rng.standard_normal((6, 5)), rng.integers(0, 5, 6)
+    _, dlogits = softmax_cross_entropy(logits, y)
+    numeric = numerical_gradient(lambda: softmax_cross_entropy(logits, y)[0], logits)
+    assert relative_error(dlogits, numeric) < 1e-7
+
+
+def test_l2_penalty_value_and_gradient():
+    rng = np.random.default_rng(4)
+    params = {"W1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4), "W2": rng.standard_normal((4, 2))}
+    loss, grads = l2_penalty(params, 0.3)
+    assert set(grads) == {"W1", "W2"}  # biases are not penalised
+    assert loss == pytest.approx(0.3 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)), rel=1e-12)
+    for name in grads:
+        numeric = numerical_gradient(lambda: l2_penalty(params, 0.3)[0], params[name])
+        assert relative_error(grads[name], numeric) < 1e-7
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_mlp_gradients_match_finite_differences(activation):
+    model = MLP([6, 5, 4, 3], activation=activation, init="xavier", reg=0.1, dtype=np.float64, seed=5)
+    rng = np.random.default_rng(6)
+    for i in range(1, 4):  # non-zero biases: no ReLU input sits exactly on the kink at 0
+        model.params[f"b{i}"][:] = rng.normal(0, 0.5, model.params[f"b{i}"].shape)
+    X, y = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
+    errors = gradient_errors(model, X, y)
+    assert set(errors) == set(model.loss(X, y)[1]) == set(model.params)
+    assert max(errors.values()) < 1e-7, errors
+
+
+# ---------------------------------------------------------------- PyTorch parity
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.05])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_loss_and_gradients_match_torch_autograd(activation, reg):
+    model = MLP([10, 8, 6, 4], activation=activation, reg=reg, dtype=np.float64, seed=7)
+    X, y = synthetic_data(n=16, dim=10, seed=8)
+    loss, grads = model.loss(X, y)
+    expected_loss, expected_grads = torch_loss_and_gradients(model, X, y)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for name, expected in expected_grads.items():
+        np.testing.assert_allclose(grads[name], expected, rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_logits():
+    logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [1e4, 1e4, 1e4], [-1e4, -1e4, -1e4 + 1]])
+    y = np.array([1, 2, 0, 2])
+    loss, dlogits = softmax_cross_entropy(logits, y)
+    assert np.isfinite(loss) and np.all(np.isfinite(dlogits))
+    assert np.all(np.isfinite(softmax(logits)))
+
+    torch_logits = torch.tensor(logits, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(torch_logits, torch.from_numpy(y))
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(dlogits, torch_logits.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(softmax(logits), torch.softmax(torch_logits, 1).detach().numpy(), atol=1e-15)
+
+
+@pytest.mark.parametrize("momentum, reg", [(0.0, 0.0), (0.9, 0.01)])
+def test_training_matches_torch_sgd(momentum, reg):
+    X, y = synthetic_data()
+    settings = dict(epochs=3, batch_size=50, lr=0.05, lr_step=2, lr_gamma=0.5, momentum=momentum, seed=3)
+    model = MLP([32, 16, 8, 4], reg=reg, dtype=np.float64, seed=1)
+    net, torch_losses = train_torch_copy(model, X, y, **settings)  # copies the initial weights
+    history = train(model, X, y, progress=False, **settings)
+
+    np.testing.assert_allclose(history.train_loss, torch_losses, rtol=1e-8)
+    assert history.lr == [0.05, 0.05, 0.025]
+    np.testing.assert_array_equal(model.predict(X), torch_predict(net, X))
+    for name, expected in torch_as_params(net).items():
+        np.testing.assert_allclose(model.params[name], expected, rtol=1e-8, atol=1e-12, err_msg=name)
+
+
+# ---------------------------------------------------------------- training behaviour
+
+
+def test_minibatches_and_epoch_orders_cover_every_row_once():
+    batches = list(minibatches(10, 4, np.random.default_rng(0)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches)) == list(range(10))
+    orders = epoch_orders(10, 2, seed=0)
+    np.testing.assert_array_equal(np.concatenate(batches), orders[0])
+    assert not np.array_equal(orders[0], orders[1])
+
+
+def test_same_seed_gives_identical_params_and_history():
+    X, y = synthetic_data(n=200, dim=8)
+    runs = []
+    for _ in range(2):
+        model = MLP([8, 6, 4], seed=4)
+        history = train(model, X, y, epochs=2, batch_size=32, seed=11, X_test=X[:50], y_test=y[:50],
+                        progress=False)
+        runs.append((model.params, history.to_dict()))
+    (params_a, history_a), (params_b, history_b) = runs
+    for name in params_a:
+        np.testing.assert_array_equal(params_a[name], params_b[name])
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr"):
+        np.testing.assert_array_equal(history_a[key], history_b[key])
+    other = MLP([8, 6, 4], seed=4)
+    train(other, X, y, epochs=2, batch_size=32, seed=12, progress=False)
+    assert not np.array_equal(other.params["W1"], params_a["W1"])
+
+
+def test_early_stopping_restores_best_params():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((120, 20)), rng.integers(0, 4, 120)  # random labels: pure overfitting
+    model = MLP([20, 64, 4], dtype=np.float64, seed=0)
+    epochs, patience = 60, 3
+    history = train(model, X, y, epochs=epochs, batch_size=16, lr=0.2, seed=0, val_fraction=0.25,
+                    patience=patience, progress=False)
+    assert len(history.val_loss) < epochs  # it did stop early
+    assert history.best_epoch == int(np.argmin(history.val_loss))
+    assert len(history.val_loss) == history.best_epoch + patience + 1
+    _, val_idx = split_indices(len(X), 0.25, seed=0)
+    restored_loss, _ = evaluate(model, X[val_idx], y[val_idx])
+    assert restored_loss == pytest.approx(history.val_loss[history.best_epoch], rel=1e-12)
+    assert restored_loss < history.val_loss[-1]
+
+
+def test_history_round_trips_through_pickle_and_json():
+    X, y = synthetic_data(n=100, dim=8)
+    history = train(MLP([8, 5, 4]), X, y, epochs=2, batch_size=25, val_fraction=0.2, progress=False)
+    for restored in (pickle.loads(pickle.dumps(history.to_dict())), json.loads(json.dumps(history.to_dict()))):
+        assert set(restored) == set(History().to_dict()) and restored == history.to_dict()
+        assert len(restored["val_acc"]) == 2 and restored["test_loss"] == []
+    assert len(history.epoch_time) == 2 and min(history.epoch_time) > 0
+
+
+def test_step_lr_seed_schedule():
+    assert [step_lr(e, 0.01, 100, 0.1) for e in (0, 99, 100, 199, 200)] == pytest.approx(
+        [0.01, 0.01, 0.001, 0.001, 0.0001])
+    assert step_lr(500, 0.01, None, 0.1) == 0.01
+
+
+def test_sgd_momentum_uses_torch_convention():
+    params = {"w": np.array([1.0])}
+    optimizer = SGD(params, lr=0.1, momentum=0.5)
+    optimizer.step({"w": np.array([2.0])})  # v = 2, w = 1 - 0.2
+    optimizer.step({"w": np.array([2.0])})  # v = 0.5 * 2 + 2 = 3, w = 0.8 - 0.3
+    assert params["w"][0] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------- dtypes, init, params dict, errors
+
+
+def test_float32_by_default_and_float64_on_request():
+    X, y = synthetic_data(n=10, dim=6)
+    model32 = MLP([6, 5, 3])
+    assert all(p.dtype == np.float32 for p in model32.params.values())
+    _, grads32 = model32.loss(X, y % 3)  # float64 input is cast to the params' dtype
+    assert model32.scores(X).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads32.values())
+    model64 = MLP([6, 5, 3], dtype=np.float64)
+    assert model64.scores(X).dtype == np.float64
+    np.testing.assert_allclose(model32.params["W1"], model64.params["W1"], rtol=1e-6)  # same draws
+    np.testing.assert_allclose(model64.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_from_params_reuses_a_params_dict():
+    model = MLP([6, 5, 4, 3], activation="tanh", dtype=np.float64, seed=2)
+    X, _ = synthetic_data(n=7, dim=6)
+    params = pickle.loads(pickle.dumps(model.params))
+    clone = MLP.from_params(params, activation="tanh")
+    assert clone.layer_sizes == [6, 5, 4, 3] and clone.dtype == np.float64
+    np.testing.assert_array_equal(clone.scores(X), model.scores(X))
+    np.testing.assert_array_equal(clone.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("name, expected_std", [("he", np.sqrt(2 / 400)), ("xavier", np.sqrt(2 / 600)),
+                                                ("small_normal", 1e-3)])
+def test_initialisers_scale(name, expected_std):
+    W = INITIALIZERS[name](400, 200, np.random.default_rng(0), np.float32)
+    assert W.shape == (400, 200) and W.dtype == np.float32
+    assert W.std() == pytest.approx(expected_std, rel=0.02)
+    assert MLP([4, 3], init=name).params["b1"].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda m: m.scores(np.zeros((3, 5))), "X"),
+    (lambda m: m.scores(np.zeros(6)), "X"),
+    (lambda m: m.loss(np.zeros((3, 6)), np.array([0, 1])), "y"),
+    (lambda m: m.loss(np.zeros((3, 6)), np.array([0, 1, 3])), "y"),
+    (lambda m: m.loss(np.zeros((3, 6)), np.array([0, -1, 2])), "y"),
+    (lambda m: m.loss(np.zeros((3, 6)), np.array([0.0, 1.0, 2.0])), "y"),
+    (lambda m: train(m, np.zeros((3, 7)), np.zeros(3, int), epochs=1, progress=False), "X_train"),
+    (lambda m: train(m, np.zeros((3, 6)), np.array([0, 1, 5]), epochs=1, progress=False), "y_train"),
+    (lambda m: train(m, np.zeros((3, 6)), np.zeros(3, int), epochs=1, X_test=np.zeros((2, 6)),
+                     y_test=np.zeros(3, int), progress=False), "y_test"),
+    (lambda m: train(m, np.zeros((3, 6)), np.zeros(3, int), epochs=1, patience=2, progress=False),
+     "val_fraction"),
+    (lambda m: softmax_cross_entropy(np.zeros(3), np.zeros(3, int)), "logits"),
+    (lambda m: MLP([6, 3], activation="gelu"), "activation"),
+    (lambda m: MLP([6], init="he"), "layer_sizes"),
+    (lambda m: MLP([6, 3], init="zeros"), "init"),
+    (lambda m: MLP.from_params({"W1": np.zeros((6, 3))}), "params"),
+])
+def test_bad_inputs_raise_value_error_naming_the_argument(call, argument):
+    with pytest.raises(ValueError, match=rf"\b{argument}\b"):
+        call(MLP([6, 4, 3]))
