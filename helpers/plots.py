@@ -160,3 +160,24 @@ def cosine_histograms(groups: dict[str, np.ndarray]):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def weight_images(W: np.ndarray, shape: tuple = (32, 32, 3), columns: int = 10, title: str | None = None):
+    """Each column of a first-layer weight matrix ``W`` (pixels, units) as an image of ``shape``.
+
+    Every image is stretched to the full colour range on its own, so the pattern shows, not the scale.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] != np.prod(shape):
+        raise ValueError(f"W must have shape ({int(np.prod(shape))}, units) for images of shape {shape}, got {W.shape}")
+    rows = max(1, -(-W.shape[1] // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, weights in zip(axes.flat, W.T):
+        low, high = weights.min(), weights.max()
+        ax.imshow(((weights - low) / (high - low if high > low else 1)).reshape(shape), interpolation="nearest")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
