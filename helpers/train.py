@@ -48,13 +48,6 @@ def batch_slices(n, batch_size):
     return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
 
-def minibatches(n, batch_size, rng):
-    """Yield the index arrays of one shuffled epoch: ``rng.permutation(n)`` cut into batches."""
-    order = rng.permutation(n)
-    for batch in batch_slices(n, batch_size):
-        yield order[batch]
-
-
 def epoch_orders(n, epochs, seed):
     """The sample orders ``train`` uses: one ``permutation(n)`` per epoch from ``default_rng(seed)``.
 
