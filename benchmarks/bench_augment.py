@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from helpers import augment  # noqa: E402
+from timing import best_time  # noqa: E402
 
 
 def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:
@@ -43,17 +42,6 @@ def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:
             return images[:n], "CIFAR-10 train images"
     images = np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
     return images, "random uint8 images"
-
-
-def best_seconds(run: Callable[[], object], repeats: int = 3) -> float:
-    """Fastest of ``repeats`` timed runs, after one untimed warm-up run."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 class TorchCutout:
@@ -105,9 +93,9 @@ def main() -> None:
     pipeline = augment.default_pipeline()
     print(pipeline)
     for name, op, kwargs in pipeline.steps:
-        seconds = best_seconds(lambda: op(images, np.random.default_rng(args.seed), **kwargs))
+        seconds = best_time(lambda: op(images, np.random.default_rng(args.seed), **kwargs))
         print(f"  numpy {name:<10} {seconds * 1e3:7.1f} ms  {n / seconds:10.1f} img/s")
-    numpy_seconds = best_seconds(lambda: pipeline(images, np.random.default_rng(args.seed)))
+    numpy_seconds = best_time(lambda: pipeline(images, np.random.default_rng(args.seed)))
     numpy_img_s = n / numpy_seconds
     print(f"numpy pipeline: {numpy_seconds * 1e3:.1f} ms for {n} images (best of 3)")
 
@@ -118,7 +106,7 @@ def main() -> None:
     chw_images = images[: args.torch_n].transpose(0, 3, 1, 2)
     tensors = [torch.from_numpy(image.copy()) for image in chw_images]
     transform = torchvision_pipeline(*images.shape[1:3])
-    torch_seconds = best_seconds(lambda: [transform(tensor) for tensor in tensors])
+    torch_seconds = best_time(lambda: [transform(tensor) for tensor in tensors])
     torchvision_img_s = len(tensors) / torch_seconds
     print(
         f"torchvision v2 pipeline: {torch_seconds * 1e3:.1f} ms for {len(tensors)} images "

@@ -17,7 +17,6 @@ freed arrays for reuse instead of page-faulting fresh memory every step), as the
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.nn.cnn import CNN  # noqa: E402
 from helpers.nn.conv import keep_freed_memory  # noqa: E402
+from timing import best_time  # noqa: E402
 
 INPUT_SHAPE = (3, 32, 32)
-
-
-def best_time(step, repeats, warmup):
-    """Best wall time of ``step()`` over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def torch_twin(model):

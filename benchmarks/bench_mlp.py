@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
+from timing import best_time  # noqa: E402
 from helpers.nn import MLP, SGD  # noqa: E402
 from helpers.train import batch_slices, evaluate, sgd_epoch, train  # noqa: E402
 
@@ -40,13 +41,12 @@ def gaussian_mixture(n, dim, classes, rng):
 def best_epoch_time(run_epoch, epochs):
     """Seconds per epoch: best of 3 runs of ``epochs`` calls to ``run_epoch``, after one warm-up call."""
     run_epoch()
-    runs = []
-    for _ in range(3):
-        start = time.perf_counter()
+
+    def run_epochs():
         for _ in range(epochs):
             run_epoch()
-        runs.append((time.perf_counter() - start) / epochs)
-    return min(runs)
+
+    return best_time(run_epochs, repeats=3, warmup=0) / epochs
 
 
 def numpy_epoch_time(X, y, layer_sizes, batch_size, blas_threads, epochs):
