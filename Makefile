@@ -6,16 +6,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Offline copies of the data sets beside the checkout (this project's machines have no
-# internet); elsewhere, with these unset, the loaders download the official archives.
-SHARED_DATA := $(abspath ../shared/data)
-ifneq ($(wildcard $(SHARED_DATA)/cifar10-jpeg.tar.gz),)
-export CIFAR10_DIR ?= $(SHARED_DATA)/cifar10-jpeg.tar.gz
-endif
-ifneq ($(wildcard $(SHARED_DATA)/mnist.npz),)
-export MNIST_DIR ?= $(SHARED_DATA)/mnist.npz
-endif
-
 .PHONY: setup run test benchmarks clean
 
 $(STAMP): requirements.txt pyproject.toml

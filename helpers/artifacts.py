@@ -123,11 +123,11 @@ def atomic_write(file: Path, write: Callable[[IO[bytes]], None]) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; by path, as Windows has no os.fchmod before 3.13
         os.replace(tmp, file)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -177,7 +177,7 @@ def _notebook(producer: str | None) -> str:
     """How to remake an artifact: its notebook when the producer is one, else the producer's name."""
     if not producer:
         return "the notebook that produces it"
-    notebook = config.REPO_ROOT / "notebooks" / f"{producer}.ipynb"
+    notebook = config.project_dir() / "notebooks" / f"{producer}.ipynb"
     return f"notebooks/{notebook.name}" if notebook.exists() else producer
 
 

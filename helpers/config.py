@@ -1,22 +1,29 @@
 """Run-time configuration, read from the environment in this one place.
 
-| variable          | meaning                                                      | default        |
-|-------------------|--------------------------------------------------------------|----------------|
-| BUNDLE_PROFILE    | ``smoke`` (small stratified subset, few epochs) or ``full``  | ``full``       |
-| BUNDLE_ARTIFACTS  | where generated files go                                     | ``artifacts/`` |
-| CIFAR10_DIR       | CIFAR-10 source: batches folder, image-folder tree or archive | download      |
-| MNIST_DIR         | MNIST source: ``mnist.npz`` or a folder holding it           | download       |
-| FEATURE_WEIGHTS   | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random`` | ``imagenet``  |
+| variable            | meaning                                                          | default            |
+|---------------------|------------------------------------------------------------------|--------------------|
+| BUNDLE_PROFILE      | ``smoke`` (small stratified subset, few epochs) or ``full``      | ``full``           |
+| BUNDLE_ARTIFACTS    | where generated files go                                         | ``artifacts/``     |
+| CIFAR10_DIR         | CIFAR-10 source: batches folder, image-folder tree or archive    | see below          |
+| MNIST_DIR           | MNIST source: ``mnist.npz`` or a folder holding it               | see below          |
+| FEATURE_WEIGHTS     | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random``    | ``imagenet``       |
+| BUNDLE_BLAS_THREADS | BLAS and torch threads for the small matrix products             | from the CPU count |
+| BUNDLE_PROGRESS     | ``text``: plain-text progress bars (the headless runner sets it) | widgets in Jupyter |
 
-Values are read when asked for, not at import, so a test can change them.
+Data sources default to the offline copies in ``../shared/data`` beside the checkout when they
+exist (this project's machines), else to a download. Values are read when asked for, not at
+import, so a test can change them. A notebook's settings cell overrides profile and weights for
+its kernel through :func:`apply_settings`.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA_FILES = {"CIFAR10_DIR": "cifar10-jpeg.tar.gz", "MNIST_DIR": "mnist.npz"}
 
 
 @dataclass(frozen=True)
@@ -38,19 +45,87 @@ PROFILES = {
 }
 
 
+def _named_profile(name: str, where: str) -> Profile:
+    """The profile called ``name``; a ValueError naming ``where`` the name came from otherwise."""
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ValueError(f"{where} is {name!r}, not a known profile: set it to one of {sorted(PROFILES)}")
+    return PROFILES[key]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A choice a notebook's settings cell can make, backed by an environment variable."""
+
+    variable: str
+    default: str
+    check: Callable[[str, str], object] | None = None  # check(value, where) raises if value is wrong
+
+
+# keyword of apply_settings (the settings cell's variable in lower case) -> what backs it
+SETTINGS = {
+    "profile": Setting("BUNDLE_PROFILE", "full", _named_profile),
+    "weights": Setting("FEATURE_WEIGHTS", "imagenet"),  # checked by helpers.features when used
+}
+
+
+def _setting(name: str) -> str:
+    """Setting ``name``: its environment variable, else its default."""
+    setting = SETTINGS[name]
+    return os.environ.get(setting.variable, "").strip() or setting.default
+
+
+def apply_settings(source: str = "the settings cell", **values: str | os.PathLike | None) -> None:
+    """Apply a notebook's settings cell (or another ``source`` of settings) to this process, then print them.
+
+    Each keyword is a setting of :data:`SETTINGS` (``profile=PROFILE, weights=WEIGHTS``). A value
+    other than None sets the setting's environment variable for this process and what it starts
+    (a kernel, a subprocess); None keeps the environment's value, or the default.
+    """
+    unknown = sorted(set(values) - set(SETTINGS))
+    if unknown:
+        raise TypeError(f"apply_settings: unknown setting(s) {unknown}; known: {sorted(SETTINGS)}")
+    origins = {}
+    for name, value in values.items():
+        setting = SETTINGS[name]
+        if value is not None:
+            if setting.check:
+                setting.check(str(value), f"{name.upper()} in {source}")
+            os.environ[setting.variable] = str(value)
+            origins[name] = source
+        else:
+            origins[name] = setting.variable if os.environ.get(setting.variable, "").strip() else "the default"
+    chosen = ", ".join(f"{name.upper()} = {_setting(name)!r} (from {origins[name]})" for name in values)
+    print(f"==== settings: {chosen} ====", flush=True)
+
+
 def profile() -> Profile:
     """The profile named by BUNDLE_PROFILE (default ``full``)."""
-    name = os.environ.get("BUNDLE_PROFILE", "full").strip().lower()
-    if name not in PROFILES:
-        raise ValueError(
-            f"BUNDLE_PROFILE={name!r} is not a known profile: set it to one of {sorted(PROFILES)}"
-        )
-    return PROFILES[name]
+    return _named_profile(_setting("profile"), "BUNDLE_PROFILE")
+
+
+def feature_weights() -> str:
+    """FEATURE_WEIGHTS: ``imagenet`` (default), a local state_dict path, or ``random``."""
+    return _setting("weights")
+
+
+def project_dir() -> Path:
+    """The checkout the notebooks belong to.
+
+    The folder holding this package when it is one (a source checkout or ``pip install -e``);
+    else, for a plain ``pip install``, the current folder or its nearest parent holding
+    ``pyproject.toml`` and ``notebooks/``; else the current folder (``/content`` on Colab).
+    """
+    here = Path.cwd()
+    for folder in (REPO_ROOT, here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    return here
 
 
 def artifacts_root() -> Path:
-    """Top folder for every generated file (BUNDLE_ARTIFACTS, default ``artifacts/``)."""
-    return Path(os.environ.get("BUNDLE_ARTIFACTS", REPO_ROOT / "artifacts")).expanduser().resolve()
+    """Top folder for every generated file (BUNDLE_ARTIFACTS, default ``artifacts/`` of the project)."""
+    return Path(os.environ.get("BUNDLE_ARTIFACTS", project_dir() / "artifacts")).expanduser().resolve()
 
 
 def run_dir() -> Path:
@@ -63,21 +138,55 @@ def cache_dir() -> Path:
     return artifacts_root() / "cache"
 
 
-def _optional_path(variable: str) -> Path | None:
-    value = os.environ.get(variable, "").strip()
-    return Path(value).expanduser() if value else None
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the project: offline copies of the data sets on this project's machines."""
+    return project_dir().parent / "shared" / "data"
+
+
+def _data_source(variable: str) -> Path | None:
+    """The path in ``variable``; unset: the shared offline copy when there is one; empty or absent: None."""
+    value = os.environ.get(variable)
+    if value is None:
+        shared = shared_data_dir() / SHARED_DATA_FILES[variable]
+        return shared if shared.exists() else None
+    return Path(value.strip()).expanduser() if value.strip() else None
 
 
 def cifar10_source() -> Path | None:
-    """The CIFAR-10 source named by CIFAR10_DIR, if any."""
-    return _optional_path("CIFAR10_DIR")
+    """The CIFAR-10 source: CIFAR10_DIR, else the shared offline copy, else None (download)."""
+    return _data_source("CIFAR10_DIR")
 
 
 def mnist_source() -> Path | None:
-    """The MNIST source named by MNIST_DIR, if any."""
-    return _optional_path("MNIST_DIR")
+    """The MNIST source: MNIST_DIR, else the shared offline copy, else None (download)."""
+    return _data_source("MNIST_DIR")
 
 
-def feature_weights() -> str:
-    """FEATURE_WEIGHTS: ``imagenet`` (default), a local state_dict path, or ``random``."""
-    return os.environ.get("FEATURE_WEIGHTS", "imagenet").strip() or "imagenet"
+def text_progress() -> bool:
+    """True when BUNDLE_PROGRESS=text asks for plain-text progress bars instead of widgets."""
+    return os.environ.get("BUNDLE_PROGRESS", "").strip().lower() == "text"
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux; elsewhere every CPU is usable
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def blas_threads() -> int:
+    """Threads for BLAS and torch: BUNDLE_BLAS_THREADS, else 1 on up to 2 CPUs, else half the CPUs, at most 4.
+
+    The products here are small (a batch of 64 rows): measured on a 2-core machine, a second
+    thread gained ~20% when the machine was idle and cost up to 4x while another process kept
+    a core busy, as every product then waits for the descheduled worker. With more CPUs, half
+    of them leaves the SMT siblings and the rest of the machine free; beyond 4 threads such
+    products have no more work to split.
+    """
+    value = os.environ.get("BUNDLE_BLAS_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"BUNDLE_BLAS_THREADS={value!r}: set it to a whole number of at least 1")
+        return int(value)
+    cpus = cpu_count()
+    return 1 if cpus <= 2 else min(cpus // 2, 4)

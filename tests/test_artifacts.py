@@ -124,3 +124,12 @@ def test_truncated_pickle_is_reported_as_damaged():
 def test_json_round_trip():
     artifacts.save_json("reports/r.json", {"accuracy": 0.5}, "04_compare", {"model": "aug"})
     assert artifacts.load_json("reports/r.json", expect={"model": "aug"}) == {"accuracy": 0.5}
+
+
+def test_saving_works_where_os_has_no_fchmod(monkeypatch):
+    # Windows before Python 3.13 has no os.fchmod: the first artifact save used to fail there
+    monkeypatch.delattr(os, "fchmod", raising=False)
+    file = artifacts.save_arrays("w.npz", "01_features", {}, x=np.arange(3))
+    np.testing.assert_array_equal(artifacts.load_arrays("w.npz")["x"], np.arange(3))
+    if os.name == "posix":  # readable by others, as before (mkstemp makes files private)
+        assert file.stat().st_mode & 0o777 == 0o644

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from helpers import config
@@ -13,10 +15,76 @@ def test_profiles(monkeypatch):
 
 def test_unknown_profile_is_named(monkeypatch):
     monkeypatch.setenv("BUNDLE_PROFILE", "quick")
-    with pytest.raises(ValueError, match="BUNDLE_PROFILE='quick'.*'full', 'smoke'"):
+    with pytest.raises(ValueError, match="BUNDLE_PROFILE is 'quick', not a known profile.*'full', 'smoke'"):
         config.profile()
 
 
 def test_default_weights_are_imagenet(monkeypatch):
     monkeypatch.delenv("FEATURE_WEIGHTS", raising=False)
     assert config.feature_weights() == "imagenet"
+
+
+def test_settings_cell_values_override_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("BUNDLE_PROFILE", "smoke")
+    monkeypatch.delenv("FEATURE_WEIGHTS", raising=False)
+    config.apply_settings(profile=None, weights=None)
+    assert (config.profile().name, config.feature_weights()) == ("smoke", "imagenet")
+    out = capsys.readouterr().out
+    assert "PROFILE = 'smoke' (from BUNDLE_PROFILE)" in out and "WEIGHTS = 'imagenet' (from the default)" in out
+    config.apply_settings(profile="full", weights="random")
+    assert (config.profile().name, config.feature_weights()) == ("full", "random")
+    assert os.environ["BUNDLE_PROFILE"] == "full"  # kernels and subprocesses started from here inherit it
+    assert "PROFILE = 'full' (from the settings cell), WEIGHTS = 'random' (from the settings cell)" in capsys.readouterr().out
+
+
+def test_wrong_settings_are_refused_before_anything_changes(monkeypatch):
+    monkeypatch.setenv("BUNDLE_PROFILE", "smoke")
+    with pytest.raises(ValueError, match="PROFILE in the settings cell is 'quick', not a known profile.*'full', 'smoke'"):
+        config.apply_settings(profile="quick")
+    assert config.profile().name == "smoke"
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['profil'\]"):
+        config.apply_settings(profil="full")
+
+
+@pytest.mark.parametrize("cpus, threads", [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)])
+def test_blas_threads_follow_the_cpu_count(monkeypatch, cpus, threads):
+    monkeypatch.delenv("BUNDLE_BLAS_THREADS", raising=False)
+    monkeypatch.setattr(config, "cpu_count", lambda: cpus)
+    assert config.blas_threads() == threads
+
+
+def test_blas_threads_can_be_set_and_are_checked(monkeypatch):
+    monkeypatch.setenv("BUNDLE_BLAS_THREADS", "3")
+    assert config.blas_threads() == 3
+    monkeypatch.setenv("BUNDLE_BLAS_THREADS", "0")
+    with pytest.raises(ValueError, match="BUNDLE_BLAS_THREADS='0': set it to a whole number of at least 1"):
+        config.blas_threads()
+
+
+def test_cpu_count_without_an_affinity_mask(monkeypatch):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert config.cpu_count() == 6
+
+
+def test_a_plain_pip_install_finds_the_checkout_from_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "site-packages")  # helpers installed, not in a checkout
+    monkeypatch.delenv("BUNDLE_ARTIFACTS")
+    checkout = tmp_path / "clone"
+    (checkout / "notebooks").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("")
+    monkeypatch.chdir(checkout / "notebooks")  # where a kernel runs a notebook
+    assert config.project_dir() == checkout and config.artifacts_root() == checkout / "artifacts"
+    monkeypatch.chdir(tmp_path)  # Colab: no checkout at all
+    assert config.project_dir() == tmp_path and config.artifacts_root() == tmp_path / "artifacts"
+
+
+def test_data_sources_default_to_the_shared_offline_copies(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "shared_data_dir", lambda: tmp_path)
+    assert config.cifar10_source() is None and config.mnist_source() is None  # nothing there: download
+    (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(b"")
+    (tmp_path / "mnist.npz").write_bytes(b"")
+    assert config.cifar10_source() == tmp_path / "cifar10-jpeg.tar.gz" and config.mnist_source() == tmp_path / "mnist.npz"
+    monkeypatch.setenv("CIFAR10_DIR", "")  # set but empty: download even so
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path / "elsewhere.npz"))
+    assert config.cifar10_source() is None and config.mnist_source() == tmp_path / "elsewhere.npz"

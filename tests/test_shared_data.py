@@ -1,17 +1,10 @@
-"""The real data sets, when CIFAR10_DIR / MNIST_DIR point at them (as `make test` does here)."""
-import os
-
+"""The real data sets, from CIFAR10_DIR / MNIST_DIR or the shared offline copies (skipped without them)."""
 import numpy as np
-import pytest
 
 from helpers.data import load_cifar10, load_mnist
 
-needs_cifar = pytest.mark.skipif(not os.environ.get("CIFAR10_DIR"), reason="CIFAR10_DIR is not set")
-needs_mnist = pytest.mark.skipif(not os.environ.get("MNIST_DIR"), reason="MNIST_DIR is not set")
 
-
-@needs_cifar
-def test_full_cifar10():
+def test_full_cifar10(real_cifar10):
     images, labels, classes = load_cifar10("train")
     assert images.shape == (50_000, 32, 32, 3) and images.dtype == np.uint8
     assert np.array_equal(np.bincount(labels), np.full(10, 5_000))
@@ -22,8 +15,7 @@ def test_full_cifar10():
     assert 100 < images.mean() < 140  # real photographs, not blank or noise
 
 
-@needs_mnist
-def test_full_mnist():
+def test_full_mnist(real_mnist):
     images, labels, _ = load_mnist("train")
     assert images.shape == (60_000, 28, 28)
     assert labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the official order
