@@ -3,14 +3,13 @@
 Both sides train a [dim, hidden, classes] ReLU net in float32 with plain SGD on the same
 batch size, and both reshuffle the data every epoch (included in the timing). Each
 figure is the best of 3 timed runs after a warm-up epoch. The last line reads
-``numpy_epoch_s=<x> torch_epoch_s=<y> ratio=<x/y>`` (NumPy with the default
-``blas_threads=1`` of ``helpers.train.train`` against PyTorch's faster thread count).
+``numpy_epoch_s=<x> torch_epoch_s=<y> ratio=<x/y>`` (NumPy with the BLAS threads
+``helpers.train.train`` uses here, ``config.blas_threads()``, against PyTorch's faster thread count).
 
     python benchmarks/bench_mlp.py --n 100000 --dim 512 --epochs 1 --batch 64 [--full]
 """
 
 import argparse
-import inspect
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from timing import best_time  # noqa: E402
+from helpers import config  # noqa: E402
 from helpers.nn import MLP, SGD  # noqa: E402
 from helpers.train import batch_slices, evaluate, sgd_epoch, train  # noqa: E402
 
@@ -112,8 +112,9 @@ def main():
     print(f"data: train {X_train.shape}, test {X_test.shape}, layers {layer_sizes}, batch {args.batch}, "
           f"{steps} steps/epoch")
 
+    default_threads = config.blas_threads()
     numpy_times = {}
-    for threads in (1, 2):
+    for threads in sorted({1, 2, default_threads}):
         numpy_times[threads] = numpy_epoch_time(X_train, y_train, layer_sizes, args.batch, threads, args.epochs)
         print(f"numpy  {threads} BLAS thread(s): {numpy_times[threads]:.3f} s/epoch "
               f"({numpy_times[threads] / steps * 1e6:.0f} us/step)")
@@ -139,7 +140,6 @@ def main():
         print(f"full {SEED_EPOCHS}-epoch train(): {time.perf_counter() - start:.1f} s, "
               f"final test accuracy {history.test_acc[-1]:.4f}")
 
-    default_threads = inspect.signature(train).parameters["blas_threads"].default
     numpy_s, torch_s = numpy_times[default_threads], min(torch_times.values())
     print(f"numpy_epoch_s={numpy_s:.3f} torch_epoch_s={torch_s:.3f} ratio={numpy_s / torch_s:.2f}")
 

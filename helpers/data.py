@@ -15,9 +15,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from helpers import artifacts, config
+from helpers.progress import tqdm
 
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer",

@@ -27,6 +27,7 @@ where it stopped; a damaged chunk is recomputed, never trusted.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -36,9 +37,9 @@ import numpy as np
 import torch
 import torchvision
 from torch.fx.experimental.optimization import fuse
-from tqdm.auto import tqdm
 
 from helpers import artifacts, config
+from helpers.progress import tqdm
 
 FEATURE_DIM = 512
 IMAGE_SHAPE = (32, 32, 3)
@@ -98,8 +99,9 @@ def weights_id(weights: str | os.PathLike) -> str:
     return f"file:{artifacts.sha256_of(source)[:12]}"
 
 
+@functools.cache
 def _announce_random_weights() -> None:
-    """Print the random-weights banner (to stderr, so notebooks show it in red)."""
+    """Print the random-weights banner (to stderr, so notebooks show it in red), once per process."""
     print(RANDOM_BANNER, file=sys.stderr, flush=True)
 
 
@@ -252,7 +254,7 @@ class _Extractor:
         self.device, self.precision = device, precision
         self.resolution, self.batch_size = resolution, batch_size
 
-    def __call__(self, images: np.ndarray, bar: tqdm) -> np.ndarray:
+    def __call__(self, images: np.ndarray, bar) -> np.ndarray:
         out = np.empty((len(images), FEATURE_DIM), dtype=np.float32)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with torch.inference_mode(), autocast:
@@ -264,7 +266,7 @@ class _Extractor:
         return out
 
 
-def _progress(total: int, enabled: bool, desc: str, initial: int = 0) -> tqdm:
+def _progress(total: int, enabled: bool, desc: str, initial: int = 0):
     return tqdm(total=total, initial=initial, unit="img", desc=desc, disable=not enabled, smoothing=0.1)
 
 

@@ -22,9 +22,9 @@ them 2x2 -> 36 x 6 x 6 = 1296 features per image.
 """
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from helpers.nn.conv import conv2d_forward, maxpool2d_forward
+from helpers.progress import tqdm
 
 SIZE = 17
 SCALES = (1.0, np.sqrt(2.0), 2.0)

@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
-from tqdm.auto import tqdm
 
+from . import config
 from .nn import SGD, softmax_cross_entropy, step_lr
+from .progress import tqdm
 
 _BLAS = ThreadpoolController()
 
@@ -104,19 +105,16 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
 
 def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=100, lr_gamma=0.1,
           momentum=0.0, seed=0, X_test=None, y_test=None, val_fraction=0.0, patience=None,
-          progress=True, blas_threads=1):
+          progress=True, blas_threads=None):
     """Train ``model`` in place with minibatch SGD and return a ``History``.
 
     The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``. After every epoch the
     train (and test / validation) loss and accuracy are computed on the whole sets. With
     ``val_fraction > 0`` that share of ``X_train`` is held out; ``patience`` then stops
     training after that many epochs without a lower validation loss and restores the best
-    params. The SGD steps run with ``blas_threads`` BLAS threads, the evaluation (larger
-    products: 100k rows in 0.06 s with two threads, 0.085 s with one) with the process
-    default. One thread is the robust choice for these small products: on the
-    project's 2-core machine two threads were ~20% faster when it was otherwise idle
-    (0.18 vs 0.22 s per 100k-row epoch) but up to 4x slower while another process kept a
-    core busy, as every product then waits for the descheduled OpenBLAS worker.
+    params. The SGD steps run with ``blas_threads`` BLAS threads (None:
+    ``config.blas_threads()``, chosen from the machine), the evaluation (larger products:
+    100k rows in 0.06 s with two threads, 0.085 s with one) with the process default.
     """
     X_train = model.check_inputs(X_train, y_train, "X_train", "y_train")
     y_train = np.asarray(y_train)
@@ -142,7 +140,7 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
         start = time.perf_counter()
         optimizer.lr = step_lr(epoch, lr, lr_step, lr_gamma)
         order = rng.permutation(len(X_train))
-        with _BLAS.limit(limits=blas_threads, user_api="blas"):
+        with _BLAS.limit(limits=config.blas_threads() if blas_threads is None else blas_threads, user_api="blas"):
             sgd_epoch(model, optimizer, X_train, y_train, order, batch_size)
         metrics = {"train": evaluate(model, X_train, y_train)}
         if X_test is not None:

@@ -1,8 +1,8 @@
 """helpers.features: weights, preprocessing, precision, errors, and the resumable feature cache.
 
 Most tests use random weights and a small resolution; the ones that need real photographs
-(preprocessing against torchvision, bf16 against fp32 at 224) read CIFAR10_DIR and are skipped
-without it (`make test` sets it).
+(preprocessing against torchvision, bf16 against fp32 at 224) read CIFAR10_DIR or the shared
+offline copy and are skipped without either.
 """
 import os
 import signal
@@ -29,12 +29,13 @@ def random_images(n: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def real_images(tmp_path_factory):
+def real_images(tmp_path_factory, real_sources):
     """64 real CIFAR-10 test images (decoded once into a module-wide temporary cache)."""
-    if not os.environ.get("CIFAR10_DIR"):
-        pytest.skip("CIFAR10_DIR is not set: these checks need real CIFAR-10 photographs")
+    if real_sources["CIFAR10_DIR"] is None:
+        pytest.skip("no CIFAR10_DIR and no shared offline copy: these checks need real CIFAR-10 photographs")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BUNDLE_ARTIFACTS", str(tmp_path_factory.mktemp("cifar")))
+        patch.setenv("CIFAR10_DIR", str(real_sources["CIFAR10_DIR"]))
         images, _, _ = load_cifar10("test")
     return images[np.random.default_rng(0).choice(len(images), 64, replace=False)]
 
@@ -58,12 +59,15 @@ def feature_folders():
 
 
 # ----------------------------------------------------------------------------- weights
-def test_output_is_float32_512_finite_and_random_weights_are_loud(capfd):
+def test_output_is_float32_512_finite_and_random_weights_are_loud_once(capfd):
+    features._announce_random_weights.cache_clear()  # as in a fresh kernel
     out = features.extract_features(random_images(10), "random", resolution=SMALL, batch_size=4, progress=False)
     assert out.shape == (10, 512) and out.dtype == np.float32
     assert np.isfinite(out).all() and out.std(axis=0).max() > 0  # varies across images
-    assert "RANDOM WEIGHTS" in capfd.readouterr().err
+    assert capfd.readouterr().err.count("RANDOM WEIGHTS") == 1
     assert "RANDOM" in features.describe_weights("random")
+    features.cached_features(random_images(4), "random", resolution=SMALL, progress=False)
+    assert "RANDOM WEIGHTS" not in capfd.readouterr().err  # once per notebook, not once per call
 
 
 def test_random_weights_are_seeded_without_touching_the_global_rng():
@@ -173,6 +177,36 @@ def test_preprocessing_equals_torchvision_transforms(real_images, antialias):
     ours = features.preprocess(torch.from_numpy(real_images), 224)
     assert ours.shape == expected.shape == (64, 3, 224, 224)
     assert (ours - expected).abs().max() < 1e-4
+
+
+def test_device_choice_is_cuda_then_mps_then_cpu(monkeypatch):
+    available = {"cuda": False, "mps": False}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available["cuda"])
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: available["mps"])
+    assert features.pick_device() == torch.device("cpu")
+    available["mps"] = True
+    assert features.pick_device() == torch.device("mps")
+    available["cuda"] = True
+    assert features.pick_device() == torch.device("cuda") and features.pick_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("native_bf16, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_on_gpus(monkeypatch, native_bf16, expected):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native_bf16)
+    assert features.resolve_precision("auto", torch.device("cuda")) == expected
+    assert features.resolve_precision("auto", torch.device("mps")) == "fp32"
+
+
+@pytest.mark.parametrize("device", [
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")),
+    pytest.param("mps", marks=pytest.mark.skipif(not torch.backends.mps.is_available(), reason="no Apple MPS device here")),
+])
+def test_gpu_features_point_where_cpu_ones_do(device):
+    images = random_images(32)
+    cpu = features.extract_features(images, "random", device="cpu", precision="fp32", resolution=SMALL, progress=False)
+    gpu = features.extract_features(images, "random", device=device, resolution=SMALL, progress=False)
+    cosine = (cpu * gpu).sum(1) / np.linalg.norm(cpu, axis=1) / np.linalg.norm(gpu, axis=1)
+    assert gpu.shape == (32, 512) and cosine.min() >= 0.999, f"lowest cosine similarity {cosine.min():.5f}"
 
 
 def test_precision_choice():
