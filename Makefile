@@ -1,5 +1,7 @@
 # Entry points: `make run` executes every notebook top to bottom; `make test` runs the tests.
 # Both create the virtual environment and install the pinned dependencies when needed.
+# Data: helpers.config finds the offline copies in ../shared/data beside the checkout (this
+# project's machines have no internet); elsewhere the loaders download the official archives.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv

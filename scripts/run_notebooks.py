@@ -81,9 +81,9 @@ class Reporter(threading.Thread):
             self.show()
 
     def show(self) -> None:
-        if self.tty:
+        if self.tty:  # padded rather than cleared with an escape code, which old Windows consoles print
             width = shutil.get_terminal_size().columns - 1
-            self.stream.write("\r\x1b[K" + str(self.status)[:width])
+            self.stream.write("\r" + str(self.status)[:width].ljust(width))
         else:
             self.stream.write(f"{self.status}\n")
         self.stream.flush()
@@ -92,7 +92,7 @@ class Reporter(threading.Thread):
         self.stopped.set()
         self.join()
         if self.tty:
-            self.stream.write("\r\x1b[K")
+            self.stream.write("\r" + " " * (shutil.get_terminal_size().columns - 1) + "\r")
             self.stream.flush()
 
 

@@ -97,3 +97,12 @@ def test_on_colab_with_drive_mounted_the_artifacts_go_to_drive(monkeypatch):
 def test_a_failed_install_shows_what_pip_said(monkeypatch):
     with pytest.raises(RuntimeError, match="pip install --quiet git\\+.*failed:\nERROR: no network"):
         run_colab_cell(monkeypatch, on_colab=True, returncode=1)
+
+
+def test_readme_has_an_open_in_colab_badge_per_notebook():
+    readme = (REPO_ROOT / "README.md").read_text()
+    owner_name = REPOSITORY.removeprefix("https://github.com/")
+    for notebook in NOTEBOOKS:
+        link = f"(https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook.name})"
+        assert f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]{link}" in readme, \
+            f"README.md has no Open-in-Colab badge for {notebook.name} pointing at {REPOSITORY}"

@@ -1,6 +1,7 @@
 """helpers.progress and the headless runner's progress report (scripts/run_notebooks.py)."""
 import importlib.util
 import io
+import os
 
 import nbformat
 import pytest
@@ -61,10 +62,11 @@ class Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize("stream, expected", [(io.StringIO(), "  demo: cell 0/1, 0:00 (this cell 0:00)\n"),
-                                              (Terminal(), "\r\x1b[K  demo: cell 0/1, 0:00 (this cell 0:00)")])
-def test_the_reporter_redraws_on_a_terminal_and_appends_lines_elsewhere(stream, expected):
+                                              (Terminal(), "\r  demo: cell 0/1, 0:00 (this cell 0:00)" + " " * 40)])
+def test_the_reporter_redraws_on_a_terminal_and_appends_lines_elsewhere(stream, expected, monkeypatch):
+    monkeypatch.setattr(runner.shutil, "get_terminal_size", lambda: os.terminal_size((80, 24)))
     runner.Reporter(runner.Status("demo", notebook("1").cells, now=lambda: 0.0), stream).show()
-    assert stream.getvalue() == expected
+    assert stream.getvalue() == expected  # a terminal line is padded to the width (79), so it overwrites the last
 
 
 def test_a_run_reports_progress_and_saves_progress_bars_in_their_final_state(tmp_path, monkeypatch):
