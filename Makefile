@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test benchmarks clean
+.PHONY: setup run test benchmarks submission inference clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,18 @@ test: export BUNDLE_PROFILE := smoke
 test: export FEATURE_WEIGHTS ?= random
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -q
+
+# Pack the current profile's artifacts for a grader: dist/submission-<profile>-<weights>.zip
+submission: $(STAMP)
+	$(PY) scripts/make_submission.py
+
+# A grader's check of a submission archive: notebook 05 on the archive alone (no data set: the
+# empty CIFAR10_DIR and MNIST_DIR also turn off the shared copies; no training, no network); the
+# executed copy goes to artifacts/inference/.
+inference: $(STAMP)
+	@test -n "$(SUBMISSION)" || { echo "usage: make inference SUBMISSION=path/to/submission-....zip" >&2; exit 2; }
+	CIFAR10_DIR= MNIST_DIR= SUBMISSION="$(abspath $(SUBMISSION))" \
+		$(PY) scripts/run_notebooks.py --out artifacts/inference notebooks/05_quick_inference.ipynb
 
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

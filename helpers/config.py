@@ -9,11 +9,12 @@
 | FEATURE_WEIGHTS     | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random``    | ``imagenet``       |
 | BUNDLE_BLAS_THREADS | BLAS and torch threads for the small matrix products             | from the CPU count |
 | BUNDLE_PROGRESS     | ``text``: plain-text progress bars (the headless runner sets it) | widgets in Jupyter |
+| SUBMISSION          | a ``submission-*.zip`` for the quick-inference notebook          | none               |
 
 Data sources default to the offline copies in ``../shared/data`` beside the checkout when they
 exist (this project's machines), else to a download. Values are read when asked for, not at
-import, so a test can change them. A notebook's settings cell overrides profile and weights for
-its kernel through :func:`apply_settings`.
+import, so a test can change them. A notebook's settings cell overrides profile, weights and
+submission for its kernel through :func:`apply_settings`.
 """
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ class Setting:
 SETTINGS = {
     "profile": Setting("BUNDLE_PROFILE", "full", _named_profile),
     "weights": Setting("FEATURE_WEIGHTS", "imagenet"),  # checked by helpers.features when used
+    "submission": Setting("SUBMISSION", ""),  # checked by helpers.submission when opened
 }
 
 
@@ -95,7 +97,7 @@ def apply_settings(source: str = "the settings cell", **values: str | os.PathLik
             origins[name] = source
         else:
             origins[name] = setting.variable if os.environ.get(setting.variable, "").strip() else "the default"
-    chosen = ", ".join(f"{name.upper()} = {_setting(name)!r} (from {origins[name]})" for name in values)
+    chosen = ", ".join(f"{name.upper()} = {_setting(name) or None!r} (from {origins[name]})" for name in values)
     print(f"==== settings: {chosen} ====", flush=True)
 
 
@@ -178,10 +180,10 @@ def blas_threads() -> int:
     """Threads for BLAS and torch: BUNDLE_BLAS_THREADS, else 1 on up to 2 CPUs, else half the CPUs, at most 4.
 
     The products here are small (a batch of 64 rows): measured on a 2-core machine, a second
-    thread gained ~20% when the machine was idle and cost up to 4x while another process kept
-    a core busy, as every product then waits for the descheduled worker. With more CPUs, half
+    thread gained ~20% when the machine was idle and cost 5-7x while other processes kept the
+    cores busy, as every product then waits for the descheduled worker. With more CPUs, half
     of them leaves the SMT siblings and the rest of the machine free; beyond 4 threads such
-    products have no more work to split.
+    products have little left to split (not measured: no such machine here).
     """
     value = os.environ.get("BUNDLE_BLAS_THREADS", "").strip()
     if value:
@@ -190,3 +192,9 @@ def blas_threads() -> int:
         return int(value)
     cpus = cpu_count()
     return 1 if cpus <= 2 else min(cpus // 2, 4)
+
+
+def submission() -> Path | None:
+    """SUBMISSION: a submission archive for the quick-inference notebook to check, if any."""
+    value = _setting("submission")
+    return Path(value).expanduser() if value else None

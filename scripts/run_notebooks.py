@@ -1,6 +1,6 @@
 """Execute the notebooks in order, headless; save executed copies and HTML to artifacts/.
 
-Usage: python scripts/run_notebooks.py [--profile P] [--weights W] [--kernel K] [NOTEBOOK ...]
+Usage: python scripts/run_notebooks.py [--profile P] [--weights W] [--kernel K] [--out DIR] [NOTEBOOK ...]
 (default: every notebooks/*.ipynb). While a notebook runs, one status line shows the cell being
 executed, the time spent and the cell's latest output line (a progress bar, say); on a terminal
 it is redrawn in place, elsewhere (CI logs) it is printed every STATUS_EVERY_S seconds.
@@ -139,11 +139,12 @@ def main() -> int:
     parser.add_argument("--weights", help="FEATURE_WEIGHTS for every notebook: imagenet, random or a .pth path")
     parser.add_argument("--kernel", default="python3",
                         help="Jupyter kernel to run them in (default python3: this Python)")
+    parser.add_argument("--out", type=Path, help="folder for the executed copies (default: artifacts/<profile>/notebooks)")
     args = parser.parse_args()
     config.apply_settings("the command line", profile=args.profile, weights=args.weights)  # kernels inherit them
     os.environ["BUNDLE_PROGRESS"] = "text"  # progress bars whose final state is saved
     notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    out_dir = config.run_dir() / "notebooks"
+    out_dir = args.out.resolve() if args.out else config.run_dir() / "notebooks"
     print(f"kernel={args.kernel}  CIFAR10_DIR={config.cifar10_source()}  output: {out_dir}", flush=True)
     start = time.perf_counter()
     for index, notebook in enumerate(notebooks, 1):

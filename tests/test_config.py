@@ -88,3 +88,11 @@ def test_data_sources_default_to_the_shared_offline_copies(tmp_path, monkeypatch
     monkeypatch.setenv("CIFAR10_DIR", "")  # set but empty: download even so
     monkeypatch.setenv("MNIST_DIR", str(tmp_path / "elsewhere.npz"))
     assert config.cifar10_source() is None and config.mnist_source() == tmp_path / "elsewhere.npz"
+
+
+def test_a_submission_set_in_the_settings_cell_reaches_config(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("SUBMISSION", raising=False)
+    config.apply_settings(submission=None)
+    assert config.submission() is None and "SUBMISSION = None (from the default)" in capsys.readouterr().out
+    config.apply_settings(submission=tmp_path / "submission-smoke-random.zip")
+    assert config.submission() == tmp_path / "submission-smoke-random.zip"

@@ -50,7 +50,8 @@ def test_the_settings_cell_is_tagged_and_applied_by_the_next_cell(notebook):
                 and s.value.value is None]
     assert len(assigned) == len(statements), f"{notebook.name}: the settings cell may only assign None defaults"
     uses_weights = any("config.feature_weights()" in source(cell) for cell in cells)
-    assert assigned == (["PROFILE", "WEIGHTS"] if uses_weights else ["PROFILE"]), notebook.name
+    assert assigned[:2] == (["PROFILE", "WEIGHTS"] if uses_weights else ["PROFILE"]), notebook.name
+    assert {name.lower() for name in assigned} <= set(config.SETTINGS), f"{notebook.name}: a setting config does not know"
     call = ", ".join(f"{name.lower()}={name}" for name in assigned)
     applying = source(cells[2])
     assert f"config.apply_settings({call})" in applying, f"{notebook.name}: the third code cell must apply the settings"

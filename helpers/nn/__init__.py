@@ -28,12 +28,22 @@ from .losses import check_labels, l2_penalty, log_softmax, softmax, softmax_cros
 from .model import MLP, Classifier
 from .optim import SGD, step_lr
 
+MODELS = {"MLP": MLP, "CNN": CNN}
+
+
+def model_from_architecture(architecture, params, reg=0.0):
+    """The model recorded as ``architecture`` (see ``MLP.architecture``), holding ``params``."""
+    kind = architecture.get("model") if isinstance(architecture, dict) else None
+    if kind not in MODELS:
+        raise ValueError(f"unknown model architecture {architecture!r}: 'model' must be one of {sorted(MODELS)}")
+    return MODELS[kind].from_architecture(architecture, params, reg=reg)
+
 __all__ = [
-    "ACTIVATIONS", "CNN", "INITIALIZERS", "MLP", "SGD", "Classifier", "FlipAugmented",
+    "ACTIVATIONS", "CNN", "INITIALIZERS", "MLP", "MODELS", "SGD", "Classifier", "FlipAugmented",
     "avgpool2d_backward", "avgpool2d_forward", "channel_stats", "check_labels", "conv2d_backward",
     "conv2d_forward", "flatten_backward", "flatten_forward", "gradient_errors", "he", "l2_penalty",
     "linear_backward", "linear_forward", "log_softmax", "maxpool2d_backward", "maxpool2d_forward",
-    "numerical_gradient", "relative_error", "relu_backward", "relu_forward", "sigmoid_backward",
+    "model_from_architecture", "numerical_gradient", "relative_error", "relu_backward", "relu_forward", "sigmoid_backward",
     "sigmoid_forward", "small_normal", "softmax", "softmax_cross_entropy", "step_lr",
     "tanh_backward", "tanh_forward", "to_nchw", "xavier",
 ]

@@ -16,7 +16,7 @@ from .conv import (
 from .init import INITIALIZERS
 from .layers import ACTIVATIONS, linear_backward, linear_forward
 from .losses import check_labels
-from .model import Classifier
+from .model import Classifier, check_architecture
 
 POOLS = {
     "max": (maxpool2d_forward, maxpool2d_backward),
@@ -81,6 +81,23 @@ class CNN(Classifier):
         """Wrap an existing params dict (e.g. unpickled); its arrays are used, not copied."""
         model = cls.__new__(cls)
         model._attach(params, input_shape, pool, pool_size, activation, reg)
+        return model
+
+    @property
+    def architecture(self):
+        """What rebuilds this model from its params (input shape, layer sizes, pooling, activation)."""
+        return {"model": "CNN", "input_shape": list(self.input_shape),
+                "conv_channels": [int(self.params[f"conv{k}_W"].shape[0]) for k in range(1, self.num_convs + 1)],
+                "kernel_size": int(self.params["conv1_W"].shape[-1]), "pool": self.pool, "pool_size": self.pool_size,
+                "hidden": int(self.params["W1"].shape[1]), "num_classes": int(self.num_classes),
+                "activation": self.activation}
+
+    @classmethod
+    def from_architecture(cls, architecture, params, reg=0.0):
+        """Rebuild a model saved with :attr:`architecture`; the params must have the recorded shapes."""
+        model = cls.from_params(params, architecture["input_shape"], pool=architecture["pool"],
+                                pool_size=architecture["pool_size"], activation=architecture["activation"], reg=reg)
+        check_architecture(model, architecture)
         return model
 
     def _attach(self, params, input_shape, pool, pool_size, activation, reg):

@@ -11,7 +11,8 @@ class Classifier:
     """What the models share: softmax cross-entropy with the L2 penalty, probabilities, predictions.
 
     A subclass provides ``params``, ``reg``, ``scores(X)``, ``_batch(X)`` (checked network
-    input), ``_forward(batch) -> (scores, caches)`` and ``_backward(dscores, caches) -> grads``.
+    input), ``_forward(batch) -> (scores, caches)``, ``_backward(dscores, caches) -> grads``,
+    ``architecture`` (a plain dict saved beside the params) and ``from_architecture``.
     """
 
     def loss(self, X, y):
@@ -62,6 +63,18 @@ class MLP(Classifier):
         """Wrap an existing params dict (e.g. unpickled); its arrays are used, not copied."""
         model = cls.__new__(cls)
         model._attach(params, activation, reg)
+        return model
+
+    @property
+    def architecture(self):
+        """What rebuilds this model from its params: ``{"model": "MLP", "layer_sizes", "activation"}``."""
+        return {"model": "MLP", "layer_sizes": [int(size) for size in self.layer_sizes], "activation": self.activation}
+
+    @classmethod
+    def from_architecture(cls, architecture, params, reg=0.0):
+        """Rebuild a model saved with :attr:`architecture`; the params must have the recorded shapes."""
+        model = cls.from_params(params, activation=architecture["activation"], reg=reg)
+        check_architecture(model, architecture)
         return model
 
     def _attach(self, params, activation, reg):
@@ -133,3 +146,12 @@ class MLP(Classifier):
     def scores(self, X):
         """Unnormalised class scores (logits), shape ``(n, classes)``."""
         return self._forward(self.check_inputs(X))[0]
+
+
+def check_architecture(model, architecture):
+    """Raise ValueError unless ``model.architecture`` equals the recorded ``architecture``."""
+    found = model.architecture
+    if found != dict(architecture):
+        differences = ", ".join(f"{key}: recorded {architecture.get(key)!r}, params give {found.get(key)!r}"
+                                for key in sorted(set(found) | set(architecture)) if found.get(key) != architecture.get(key))
+        raise ValueError(f"the params do not match the recorded architecture ({differences})")
