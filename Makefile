@@ -24,11 +24,13 @@ run: $(STAMP)
 	$(PY) scripts/run_notebooks.py
 
 # Unit tests, then nbval over the notebooks, in the smoke profile. The tests check code, not
-# weights, so they use random ResNet18 weights unless FEATURE_WEIGHTS is set.
+# weights, so they use random ResNet18 weights unless FEATURE_WEIGHTS is set. NBVAL_KERNEL: the
+# Jupyter kernel the notebooks run in (CI: a plain pip install's, see .ci/run).
+NBVAL_KERNEL ?= python3
 test: export BUNDLE_PROFILE := smoke
 test: export FEATURE_WEIGHTS ?= random
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -q
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 --nbval-kernel-name=$(NBVAL_KERNEL) -q
 
 # Pack the current profile's artifacts for a grader: dist/submission-<profile>-<weights>.zip
 submission: $(STAMP)
