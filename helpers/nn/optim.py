@@ -1,15 +1,18 @@
-"""Stochastic gradient descent and a step learning-rate schedule."""
+"""Update rules (SGD with momentum, RMSProp, Adam) and a step learning-rate schedule.
+
+Each optimizer updates a params dict in place from a gradient dict keyed like it, with
+``step(grads)``; ``lr`` may be changed between steps (see ``step_lr``). Every rule follows
+PyTorch's update step for step (``torch.optim.SGD``, ``RMSprop``, ``Adam``, default options).
+"""
 
 import numpy as np
 
 
 class SGD:
-    """Minibatch SGD that updates a params dict in place.
+    """Minibatch SGD; momentum ``v = momentum * v + g; p -= lr * v`` (PyTorch's convention).
 
-    Momentum follows the PyTorch convention ``v = momentum * v + g; p -= lr * v``
-    (classic momentum with the learning rate applied after the velocity), so it
-    matches ``torch.optim.SGD(momentum=...)`` step for step. ``lr`` may be changed
-    between steps (see ``step_lr``).
+    That is classic momentum with the learning rate applied after the velocity, so it matches
+    ``torch.optim.SGD(momentum=...)`` step for step.
     """
 
     def __init__(self, params, lr, momentum=0.0):
@@ -28,6 +31,70 @@ class SGD:
                 direction *= self.momentum
                 direction += grads[name]
             param -= np.multiply(direction, self.lr, out=self._update[name])
+
+
+class RMSProp:
+    """RMSProp: ``v = alpha * v + (1 - alpha) * g**2; p -= lr * g / (sqrt(v) + eps)``."""
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        self.params = params
+        self.lr, self.alpha, self.eps = lr, alpha, eps
+        self.square_avg = {name: np.zeros_like(p) for name, p in params.items()}
+
+    def step(self, grads):
+        """Apply one update from ``grads`` (keyed like ``params``)."""
+        for name, param in self.params.items():
+            grad, square_avg = grads[name], self.square_avg[name]
+            square_avg *= self.alpha
+            square_avg += (1 - self.alpha) * grad * grad
+            param -= self.lr * grad / (np.sqrt(square_avg) + self.eps)
+
+
+class Adam:
+    """Adam with bias correction: moments ``m``, ``v`` of ``g`` and ``g**2``, then
+    ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)`` at step ``t``.
+    """
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8):
+        self.params = params
+        self.lr, self.betas, self.eps = lr, tuple(betas), eps
+        self.t = 0
+        self.m = {name: np.zeros_like(p) for name, p in params.items()}
+        self.v = {name: np.zeros_like(p) for name, p in params.items()}
+
+    def step(self, grads):
+        """Apply one update from ``grads`` (keyed like ``params``)."""
+        beta1, beta2 = self.betas
+        self.t += 1
+        step_size = self.lr / (1 - beta1**self.t)
+        correction2_sqrt = np.sqrt(1 - beta2**self.t)
+        for name, param in self.params.items():
+            grad, m, v = grads[name], self.m[name], self.v[name]
+            m *= beta1
+            m += (1 - beta1) * grad
+            v *= beta2
+            v += (1 - beta2) * grad * grad
+            param -= step_size * m / (np.sqrt(v) / correction2_sqrt + self.eps)
+
+
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam}
+
+
+def make_optimizer(optimizer, params, lr, momentum=0.0):
+    """The optimizer for ``params``: a name in ``OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``.
+
+    ``momentum`` applies to ``"sgd"`` only; pass e.g. ``functools.partial(Adam, betas=...)`` for
+    other options.
+    """
+    if callable(optimizer):
+        return optimizer(params, lr)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be a factory or one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer == "sgd":
+        return SGD(params, lr, momentum)
+    if momentum:
+        raise ValueError(f"momentum applies to optimizer='sgd' only, got optimizer={optimizer!r}, momentum={momentum}")
+    return OPTIMIZERS[optimizer](params, lr)
 
 
 def step_lr(epoch, base_lr, step_size, gamma):
