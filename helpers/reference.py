@@ -60,6 +60,17 @@ TORCH_MODULES = {
 }
 
 
+class _Shaped(torch.nn.Module):
+    """Rows or images in, ``(n, *shape)`` out: the inputs a model accepts."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
 def torch_twin(model, modules=TORCH_MODULES):
     """``nn.Sequential`` equivalent of ``model`` holding copies of its params and state, in the model's dtype.
 
@@ -69,7 +80,7 @@ def torch_twin(model, modules=TORCH_MODULES):
     dtype = getattr(torch, np.dtype(model.dtype).name)
     arrays = {**model.params, **model.state}
     built = [modules[type(layer).__name__](layer, arrays, dtype) for layer in model.layers]
-    net = torch.nn.Sequential(torch.nn.Unflatten(1, model.input_shape), *(module for module, _ in built))
+    net = torch.nn.Sequential(_Shaped(model.input_shape), *(module for module, _ in built))
     net.arrays = {key: tensor for _, tensors in built for key, tensor in tensors.items()}
     return net
 
