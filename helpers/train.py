@@ -103,24 +103,25 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
 
 
 def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=100, lr_gamma=0.1,
-          momentum=0.0, optimizer="sgd", seed=0, X_test=None, y_test=None, val_fraction=0.0, patience=None,
-          progress=True, blas_threads=1):
+          momentum=0.0, seed=0, X_test=None, y_test=None, val_fraction=0.0, patience=None,
+          progress=True, blas_threads=1, optimizer="sgd"):
     """Train ``model`` in place with minibatch SGD and return a ``History``.
-
-    ``optimizer`` is a name in ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``
-    (see ``helpers.nn.make_optimizer``); ``momentum`` applies to ``"sgd"``. Steps run the model in
-    training mode (``model.loss``), evaluation in evaluation mode (``model.scores``).
 
     The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``. After every epoch the
     train (and test / validation) loss and accuracy are computed on the whole sets. With
     ``val_fraction > 0`` that share of ``X_train`` is held out; ``patience`` then stops
     training after that many epochs without a lower validation loss and restores the best
-    params and state. The SGD steps run with ``blas_threads`` BLAS threads, the evaluation (larger
+    params. The SGD steps run with ``blas_threads`` BLAS threads, the evaluation (larger
     products: 100k rows in 0.06 s with two threads, 0.085 s with one) with the process
     default. One thread is the robust choice for these small products: on the
     project's 2-core machine two threads were ~20% faster when it was otherwise idle
     (0.18 vs 0.22 s per 100k-row epoch) but up to 4x slower while another process kept a
     core busy, as every product then waits for the descheduled OpenBLAS worker.
+
+    ``optimizer`` is a name in ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``
+    (see ``helpers.nn.make_optimizer``); ``momentum`` applies to ``"sgd"``. Steps run the model in
+    training mode (``model.loss``), evaluation in evaluation mode (``model.scores``); early
+    stopping restores the non-learned ``model.state`` (e.g. running statistics) with the params.
     """
     X_train = model.check_inputs(X_train, y_train, "X_train", "y_train")
     y_train = np.asarray(y_train)
