@@ -5,6 +5,8 @@ Each optimizer updates a params dict in place from a gradient dict keyed like it
 PyTorch's update step for step (``torch.optim.SGD``, ``RMSprop``, ``Adam``, default options).
 """
 
+import math
+
 import numpy as np
 
 
@@ -40,14 +42,17 @@ class RMSProp:
         self.params = params
         self.lr, self.alpha, self.eps = lr, alpha, eps
         self.square_avg = {name: np.zeros_like(p) for name, p in params.items()}
+        self._buffer = {name: np.empty_like(p) for name, p in params.items()}
 
     def step(self, grads):
         """Apply one update from ``grads`` (keyed like ``params``)."""
         for name, param in self.params.items():
-            grad, square_avg = grads[name], self.square_avg[name]
+            grad, square_avg, buffer = grads[name], self.square_avg[name], self._buffer[name]
             square_avg *= self.alpha
-            square_avg += (1 - self.alpha) * grad * grad
-            param -= self.lr * grad / (np.sqrt(square_avg) + self.eps)
+            square_avg += np.multiply(np.multiply(grad, grad, out=buffer), 1 - self.alpha, out=buffer)
+            denominator = np.sqrt(square_avg, out=buffer)
+            denominator += self.eps
+            param -= np.multiply(np.divide(grad, denominator, out=buffer), self.lr, out=buffer)
 
 
 class Adam:
@@ -61,20 +66,24 @@ class Adam:
         self.t = 0
         self.m = {name: np.zeros_like(p) for name, p in params.items()}
         self.v = {name: np.zeros_like(p) for name, p in params.items()}
+        self._buffer = {name: np.empty_like(p) for name, p in params.items()}
 
     def step(self, grads):
-        """Apply one update from ``grads`` (keyed like ``params``)."""
+        """Apply one update from ``grads`` (keyed like ``params``); buffers reused, no temporaries."""
         beta1, beta2 = self.betas
         self.t += 1
         step_size = self.lr / (1 - beta1**self.t)
-        correction2_sqrt = np.sqrt(1 - beta2**self.t)
+        correction2_sqrt = math.sqrt(1 - beta2**self.t)  # a Python float keeps float32 arrays float32
         for name, param in self.params.items():
-            grad, m, v = grads[name], self.m[name], self.v[name]
+            grad, m, v, buffer = grads[name], self.m[name], self.v[name], self._buffer[name]
             m *= beta1
-            m += (1 - beta1) * grad
+            m += np.multiply(grad, 1 - beta1, out=buffer)
             v *= beta2
-            v += (1 - beta2) * grad * grad
-            param -= step_size * m / (np.sqrt(v) / correction2_sqrt + self.eps)
+            v += np.multiply(np.multiply(grad, grad, out=buffer), 1 - beta2, out=buffer)
+            denominator = np.sqrt(v, out=buffer)
+            denominator /= correction2_sqrt
+            denominator += self.eps
+            param -= np.multiply(np.divide(m, denominator, out=buffer), step_size, out=buffer)
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam}
