@@ -18,9 +18,10 @@ Adding a layer (this is how ``dropout.py`` and ``batchnorm.py`` were added) touc
    from a saved architecture, saved with its state by ``helpers.artifacts.save_model`` and
    updated by every optimizer, with no other edit.
 2. ``tests/test_<layer>.py``: finite differences of the pair (float64, element-wise
-   ``max_relative_error``), and the layer inside a ``Classifier`` against its torch twin
-   (``helpers.reference.torch_twin`` with the layer's torch module added to ``TORCH_MODULES``
-   for that test), forward, backward and a few training steps.
+   ``max_relative_error``), the pair against torch's functional form, and the layer inside a
+   ``Classifier`` against its torch twin, ``helpers.reference.torch_twin(model, modules={**TORCH_MODULES,
+   "<Name>": builder})`` with the builder of the layer's torch module defined in the test:
+   loss, gradients and a few training steps (``train`` against ``reference.train_torch_copy``).
 """
 
 import importlib
