@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test benchmarks submission inference clean
+.PHONY: setup run test benchmarks submission inference release grade clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ inference: $(STAMP)
 	@test -n "$(SUBMISSION)" || { echo "usage: make inference SUBMISSION=path/to/submission-....zip" >&2; exit 2; }
 	CIFAR10_DIR= MNIST_DIR= SUBMISSION="$(abspath $(SUBMISSION))" \
 		$(PY) scripts/run_notebooks.py --out artifacts/inference notebooks/05_quick_inference.ipynb
+
+# Instructors: the student version (solution regions stubbed) in dist/release/, and the
+# autograder on a student's copy (STUDENT=path; default: this tree) with the hidden tests.
+release: $(STAMP)
+	$(PY) -m instructor.release --out dist/release
+
+grade: $(STAMP)
+	$(PY) scripts/grade.py $(if $(STUDENT),"$(STUDENT)",.)
 
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -10,8 +10,9 @@ says which notebook to run when something is missing, stale or damaged.
 Parameter files are pickles (the seeds' format, e.g. ``unaug_model_params.pkl``), read by
 a restricted unpickler that admits NumPy arrays, dicts, lists, tuples, numbers and
 strings only: a pickle that would import anything else is refused. A model saved with
-:func:`save_model` has its architecture (layer sizes, activation, pooling) in the manifest,
-and :func:`load_model` rebuilds exactly that model.
+:func:`save_model` has its architecture (layer sizes, activation, pooling, list of layers) and
+the names of its non-learned state arrays in the manifest, and :func:`load_model` rebuilds
+exactly that model, params and state.
 """
 from __future__ import annotations
 
@@ -253,8 +254,12 @@ def load_params(name, producer: str | None = None, expect: Mapping | None = None
 
 
 def save_model(name, model, producer: str, settings: Mapping) -> Path:
-    """Save ``model.params`` as a seed-format pickle, its ``architecture`` in the manifest."""
-    return save_params(name, model.params, producer, settings, architecture=model.architecture)
+    """Save a model: one pickle of ``{**model.params, **model.state}``, its ``architecture`` and state names in the manifest.
+
+    A model without state (MLP, CNN) gives exactly the seed-format params pickle.
+    """
+    return save_params(name, {**model.params, **model.state}, producer, settings,
+                       architecture=model.architecture, state=sorted(model.state))
 
 
 def load_model(name, producer: str | None = None, expect: Mapping | None = None,
@@ -266,7 +271,7 @@ def load_model(name, producer: str | None = None, expect: Mapping | None = None,
     """
     from helpers.nn import model_from_architecture
 
-    file, manifest, params = _verified_params(name, producer, expect)
+    file, manifest, arrays = _verified_params(name, producer, expect)
     recorded = manifest.get("architecture")
     if not isinstance(recorded, dict):
         raise ArtifactError(f"{file} was saved without its architecture: rerun {_notebook(manifest.get('producer'))}")
@@ -274,8 +279,11 @@ def load_model(name, producer: str | None = None, expect: Mapping | None = None,
         if recorded.get(key) != wanted:
             raise ArtifactStaleError(f"{file} holds a model with {key}={recorded.get(key)!r}, "
                                      f"not {key}={wanted!r} as asked")
+    state_names = set(manifest.get("state", ()))
+    params = {key: value for key, value in arrays.items() if key not in state_names}
+    state = {key: value for key, value in arrays.items() if key in state_names}
     try:
-        return model_from_architecture(recorded, params)
+        return model_from_architecture(recorded, params, state=state)
     except (KeyError, ValueError) as err:
         raise ArtifactCorruptError(f"{file}: {err}") from err
 

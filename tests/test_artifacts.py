@@ -166,3 +166,15 @@ def test_a_model_whose_params_contradict_its_architecture_is_refused():
     artifacts.save_params("plain.pkl", MLP([6, 5, 3]).params, "03_mlp_from_scratch", {})
     with pytest.raises(artifacts.ArtifactError, match="saved without its architecture"):
         artifacts.load_model("plain.pkl")
+
+
+def test_a_model_without_state_is_saved_as_the_seed_params_pickle():
+    from helpers.nn import MLP
+
+    model = MLP([6, 5, 3], seed=2)
+    file = artifacts.save_model("seed.pkl", model, "03_mlp_from_scratch", {})
+    with open(file, "rb") as fh:
+        plain = pickle.load(fh)
+    assert list(plain) == ["W1", "b1", "W2", "b2"]
+    assert all(np.array_equal(plain[key], model.params[key]) for key in plain)
+    assert artifacts.read_manifest("seed.pkl")["state"] == []

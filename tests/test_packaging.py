@@ -15,13 +15,17 @@ PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
 RUNTIME = [Requirement(line) for line in PROJECT["dependencies"]]
 EXTRAS = {extra: [Requirement(line) for line in lines] for extra, lines in PROJECT["optional-dependencies"].items()}
-FIRST_PARTY = {"helpers", "timing"}  # timing: benchmarks/timing.py
+# our own modules: packages at the top of the checkout, and the scripts and benchmarks that put
+# their folder on sys.path (benchmarks/timing.py, scripts/grade.py)
+FIRST_PARTY = ({p.name for p in REPO_ROOT.iterdir() if (p / "__init__.py").is_file()}
+               | {f.stem for folder in ("scripts", "benchmarks") for f in (REPO_ROOT / folder).glob("*.py")})
 # folders -> the requirements their code may import (each extra adds to the runtime ones)
 SCOPES = {
     "helpers": [],
     "notebooks": [],
     "benchmarks": [],
-    "scripts": ["jupyter"],
+    "scripts": ["jupyter", "test"],  # the runner; the autograder runs pytest
+    "instructor": ["jupyter", "test"],
     "tests": ["jupyter", "test"],
 }
 

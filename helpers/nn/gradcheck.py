@@ -10,6 +10,12 @@ def relative_error(a, b):
     return 0.0 if scale == 0 else np.linalg.norm(a - b) / scale
 
 
+def max_relative_error(a, b):
+    """Element-wise relative error, worst entry: ``max(|a - b| / max(1e-8, |a| + |b|))``."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
 def numerical_gradient(f, x, h=1e-6):
     """Centred finite differences of the scalar ``f()`` w.r.t. every entry of ``x`` (perturbed in place)."""
     grad = np.zeros_like(x)
