@@ -18,12 +18,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.show import SOLUTION_BEGIN, SOLUTION_END
+
 REPO = Path(__file__).resolve().parents[1]
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
 # instructor-only: these tools and the hidden tests, CI, the tests of this tool
 EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py")
 STUDENT_README = REPO / "instructor" / "student_readme.md"
 MIN_LEAK_LENGTH = 12  # shorter lines ("return out") say nothing about a solution
+MIN_SUBSTRING_LENGTH = 20  # long enough to be found inside other text; shorter ones only as whole lines
 RELEASE_MARK = ".student-release"
 
 
@@ -119,21 +122,23 @@ def _text_lines(file: Path) -> list[str]:
 
 
 def leaks(release: Path, regions: list[Region], solution_files: dict[str, list[str]]) -> list[str]:
-    """``file:line`` of every release line that contains solution text (or a marker).
+    """``file:line`` of every release line that contains solution text (or is a marker).
 
     Solution text: a line of some region, at least MIN_LEAK_LENGTH long, that appears nowhere
-    outside the regions in the solution tree (so shared lines such as ``n = len(x)`` do not count).
+    outside the regions in the solution tree (so shared lines such as ``n = len(x)`` do not count),
+    found as a whole line, or inside any line when at least MIN_SUBSTRING_LENGTH long.
     """
     inside = {line.strip() for region in regions for line in region.lines}
     outside = set()
     for name, lines in solution_files.items():
         spans = [(r.start, r.end) for r in regions if r.file == name]
         outside.update(line for number, line in enumerate(lines, 1) if not any(a <= number <= b for a, b in spans))
-    secret = [line for line in inside - outside if len(line) >= MIN_LEAK_LENGTH] + [BEGIN, END]
+    secret = {line for line in inside - outside if len(line) >= MIN_LEAK_LENGTH}
+    long_secret = [line for line in secret if len(line) >= MIN_SUBSTRING_LENGTH]
     found = []
     for file in sorted(p for p in release.rglob("*") if p.is_file()):
         for number, line in enumerate(_text_lines(file), 1):
-            if any(text in line for text in secret):
+            if line in secret or line.startswith((BEGIN, END)) or any(text in line for text in long_secret):
                 found.append(f"{file.relative_to(release).as_posix()}:{number}")
     return found
 

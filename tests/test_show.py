@@ -5,10 +5,25 @@ from helpers import show
 from helpers.nn import Classifier, linear_backward, relu_backward
 
 
+def test_solution_markers_are_not_shown(tmp_path, monkeypatch):
+    module = tmp_path / "marked.py"
+    module.write_text("def twice(x):\n    ### BEGIN SOLUTION: return 2 * x\n    return 2 * x\n    ### END SOLUTION\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from marked import twice
+
+    code = show.source(twice).data
+    assert code.endswith("def twice(x):\n    return 2 * x") and "SOLUTION" not in code
+
+
+def without_markers(source):
+    return "".join(line for line in source.splitlines(keepends=True) if "### BEGIN SOLUTION" not in line
+                   and "### END SOLUTION" not in line)
+
+
 def test_source_shows_the_live_code_with_where_it_lives():
     code = show.source(linear_backward, Classifier.backward)
     assert code.data.startswith("# helpers/nn/layers.py, line ")
-    assert inspect.getsource(linear_backward).rstrip() in code.data
-    assert textwrap.dedent(inspect.getsource(Classifier.backward)).rstrip() in code.data  # methods dedented
+    assert without_markers(inspect.getsource(linear_backward)).rstrip() in code.data
+    assert textwrap.dedent(without_markers(inspect.getsource(Classifier.backward))).rstrip() in code.data  # dedented
     assert "# helpers/nn/model.py, line " in code.data and ": Classifier.backward\n" in code.data
     assert "relu_backward" in show.source(relu_backward)._repr_html_()  # highlighted HTML in Jupyter

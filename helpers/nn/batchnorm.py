@@ -20,6 +20,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
 
     Returns ``(out, cache)``.
     """
+    ### BEGIN SOLUTION: return (out, cache): x normalised with the batch mean and biased variance (training; then update the running statistics in place, torch's momentum convention, unbiased variance) or with the running statistics (evaluation), scaled by gamma and shifted by beta
     if training:
         n = x.shape[0]
         if n < 2:
@@ -34,6 +35,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     std = np.sqrt(var + eps)
     x_hat = (x - mean) / std
     return gamma * x_hat + beta, (x_hat, gamma, std, training)
+    ### END SOLUTION
 
 
 def batchnorm_backward(dout, cache):
@@ -43,6 +45,7 @@ def batchnorm_backward(dout, cache):
     ``dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std`` with ``g = dout * gamma``; in
     evaluation the statistics are constants and ``dx = g / std``.
     """
+    ### BEGIN SOLUTION: return (dx, dgamma, dbeta); in training the batch statistics depend on every row
     x_hat, gamma, std, training = cache
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
@@ -50,6 +53,7 @@ def batchnorm_backward(dout, cache):
     if training:
         g = g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)
     return g / std, dgamma, dbeta
+    ### END SOLUTION
 
 
 def spatial_batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):

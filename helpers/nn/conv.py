@@ -117,6 +117,7 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
             f"W: a {kernel_h}x{kernel_w} kernel does not fit the {height}x{width} input "
             f"padded by {padding}"
         )
+    ### BEGIN SOLUTION: return (out, cache): the cross-correlation of the zero-padded x with W plus b, shape (N, F, OH, OW), and what conv2d_backward needs
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     padded_h = x.shape[2]
@@ -132,6 +133,7 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
     out = np.ascontiguousarray(out.transpose(2, 0, 1, 3))
     cache = (cols, rows, W.shape, x.shape, stride, padding)
     return out, cache
+    ### END SOLUTION
 
 
 def conv2d_backward(dout, cache, need_dx=True):
@@ -140,6 +142,7 @@ def conv2d_backward(dout, cache, need_dx=True):
     Skipping ``dx`` (as for a first layer, whose input is the data) saves one matrix
     product and the col2im.
     """
+    ### BEGIN SOLUTION: return (dx, dW, db) for conv2d_forward (dx None when need_dx is False)
     cols, rows, w_shape, padded_shape, stride, padding = cache
     num_filters, channels, kernel_h, kernel_w = w_shape
     batch, _, padded_h, padded_w = padded_shape
@@ -166,6 +169,7 @@ def conv2d_backward(dout, cache, need_dx=True):
     if padding:
         dx = np.ascontiguousarray(dx[:, :, padding:-padding, padding:-padding])
     return dx, dW, db
+    ### END SOLUTION
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -200,6 +204,7 @@ def maxpool2d_forward(x, size=2, stride=2):
     NaNs get no special treatment.
     """
     offsets, views = _pool_windows(x, size, stride)
+    ### BEGIN SOLUTION: return (out, cache): the maximum of each window (views from _pool_windows), and which element won it (the first maximum on ties)
     out = views[0].copy()
     index_type = np.min_scalar_type(len(offsets) - 1).type
     winner = np.zeros(out.shape, dtype=index_type)  # offset index of each window's maximum
@@ -208,32 +213,39 @@ def maxpool2d_forward(x, size=2, stride=2):
         np.maximum(out, view, out=out)
         np.maximum(winner, greater * index_type(k), out=winner)  # k exceeds every earlier index
     return out, (winner, offsets, x.shape, stride)
+    ### END SOLUTION
 
 
 def maxpool2d_backward(dout, cache):
     """Route each window's gradient to the element that won the forward maximum."""
+    ### BEGIN SOLUTION: return dx: each window's gradient routed to the element that won its maximum
     winner, offsets, x_shape, stride = cache
     _check_dout(dout, winner.shape)
     pieces = [dout * (winner == k) for k in range(len(offsets))]
     return _scatter_windows(pieces, offsets, x_shape, stride)
+    ### END SOLUTION
 
 
 def avgpool2d_forward(x, size=2, stride=2):
     """Mean over each ``size x size`` window moved by ``stride`` (no padding, floor mode)."""
     offsets, views = _pool_windows(x, size, stride)
+    ### BEGIN SOLUTION: return (out, cache): the mean of each window (views from _pool_windows)
     out = views[0].copy()
     for view in views[1:]:
         out += view
     out /= len(offsets)
     return out, (out.shape, offsets, x.shape, stride)
+    ### END SOLUTION
 
 
 def avgpool2d_backward(dout, cache):
     """Share each window's gradient equally among its ``size * size`` elements."""
+    ### BEGIN SOLUTION: return dx: each window's gradient shared equally among its elements
     out_shape, offsets, x_shape, stride = cache
     _check_dout(dout, out_shape)
     share = dout / len(offsets)
     return _scatter_windows([share] * len(offsets), offsets, x_shape, stride)
+    ### END SOLUTION
 
 
 # ----------------------------------------------------------------------------- flatten

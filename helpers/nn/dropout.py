@@ -21,14 +21,18 @@ def dropout_forward(x, p, rng, training=True):
         raise ValueError(f"p must be a probability in [0, 1), got {p}")
     if not training or p == 0:
         return x, None
+    ### BEGIN SOLUTION: return (x * mask, mask): keep each unit with probability 1 - p (rng.random(x.shape, dtype=x.dtype) >= p), kept units scaled by 1 / (1 - p)
     mask = (rng.random(x.shape, dtype=x.dtype) >= p).astype(x.dtype)
     mask /= 1 - p
     return x * mask, mask
+    ### END SOLUTION
 
 
 def dropout_backward(dout, cache):
     """The gradient flows through the kept units, scaled like them."""
+    ### BEGIN SOLUTION: return dx: the gradient through the kept units, scaled like them (dout unchanged when cache is None)
     return dout if cache is None else dout * cache
+    ### END SOLUTION
 
 
 @dataclass

@@ -13,9 +13,11 @@ import numpy as np
 
 def linear_forward(x, W, b):
     """Affine map ``x @ W + b``."""
+    ### BEGIN SOLUTION: return (out, cache): out = x @ W + b, and what linear_backward needs
     out = x @ W
     out += b
     return out, (x, W)
+    ### END SOLUTION
 
 
 def linear_backward(dout, cache, need_dx=True):
@@ -24,45 +26,59 @@ def linear_backward(dout, cache, need_dx=True):
     Skipping ``dx`` (as PyTorch does for inputs that need no gradient) saves one
     matrix product for the first layer, whose input is the data.
     """
+    ### BEGIN SOLUTION: return (dx, dW, db), the gradients of x @ W + b (dx None when need_dx is False)
     x, W = cache
     dW = x.T @ dout
     db = dout.sum(axis=0)
     dx = dout @ W.T if need_dx else None
     return dx, dW, db
+    ### END SOLUTION
 
 
 def relu_forward(x):
     """``max(x, 0)``; the output doubles as the cache (positive where x > 0)."""
+    ### BEGIN SOLUTION: return (out, cache): out = max(x, 0), and what relu_backward needs
     out = np.maximum(x, 0)
     return out, out
+    ### END SOLUTION
 
 
 def relu_backward(dout, cache):
     """Pass the gradient where the input was positive, zero elsewhere."""
+    ### BEGIN SOLUTION: return dx: dout where the input was positive, 0 elsewhere
     return dout * (cache > 0)
+    ### END SOLUTION
 
 
 def sigmoid_forward(x):
     """Logistic ``1 / (1 + exp(-x))`` without overflow for large ``|x|``."""
+    ### BEGIN SOLUTION: return (out, cache): out = 1 / (1 + exp(-x)) without overflow for large |x|
     z = np.exp(-np.abs(x))  # in (0, 1], never overflows
     out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
     return out, out
+    ### END SOLUTION
 
 
 def sigmoid_backward(dout, cache):
     """``dout * s * (1 - s)`` with ``s`` the forward output."""
+    ### BEGIN SOLUTION: return dx = dout * s * (1 - s), s the sigmoid of the input
     return dout * cache * (1 - cache)
+    ### END SOLUTION
 
 
 def tanh_forward(x):
     """Hyperbolic tangent; the output is the cache."""
+    ### BEGIN SOLUTION: return (out, cache): out = tanh(x), and what tanh_backward needs
     out = np.tanh(x)
     return out, out
+    ### END SOLUTION
 
 
 def tanh_backward(dout, cache):
     """``dout * (1 - tanh(x)**2)``."""
+    ### BEGIN SOLUTION: return dx = dout * (1 - tanh(x)**2)
     return dout * (1 - cache * cache)
+    ### END SOLUTION
 
 
 ACTIVATIONS = {

@@ -95,19 +95,23 @@ class Classifier:
 
     def forward(self, x, training):
         """Run every layer in order; return the class scores and the layers' caches."""
+        ### BEGIN SOLUTION: return (scores, caches): run every layer's forward in order
         caches = []
         for layer in self.layers:
             x, cache = layer.forward(x, self.params, self.state, training)
             caches.append(cache)
         return x, caches
+        ### END SOLUTION
 
     def backward(self, dscores, caches):
         """Run the layers backwards from ``dscores``; return the gradient of every param."""
+        ### BEGIN SOLUTION: return grads: run the layers' backward in reverse from dscores (need_dx only past the first layer)
         grads = {}
         dout = dscores
         for i in range(len(self.layers) - 1, -1, -1):
             dout = self.layers[i].backward(dout, caches[i], grads, need_dx=i > 0)  # the data needs no dx
         return grads
+        ### END SOLUTION
 
     def loss(self, X, y, training=True):
         """Return ``(loss, grads)`` for a batch; ``grads`` is keyed like ``params``."""

@@ -26,6 +26,7 @@ class SGD:
 
     def step(self, grads):
         """Apply one update from ``grads`` (keyed like ``params``)."""
+        ### BEGIN SOLUTION: update every param in place: p -= lr * g, or with momentum v = momentum * v + g; p -= lr * v (torch's convention)
         for name, param in self.params.items():
             direction = grads[name]
             if self.momentum:
@@ -33,6 +34,7 @@ class SGD:
                 direction *= self.momentum
                 direction += grads[name]
             param -= np.multiply(direction, self.lr, out=self._update[name])
+        ### END SOLUTION
 
 
 class RMSProp:
@@ -46,6 +48,7 @@ class RMSProp:
 
     def step(self, grads):
         """Apply one update from ``grads`` (keyed like ``params``)."""
+        ### BEGIN SOLUTION: update every param in place: v = alpha * v + (1 - alpha) * g**2; p -= lr * g / (sqrt(v) + eps)
         for name, param in self.params.items():
             grad, square_avg, buffer = grads[name], self.square_avg[name], self._buffer[name]
             square_avg *= self.alpha
@@ -53,6 +56,7 @@ class RMSProp:
             denominator = np.sqrt(square_avg, out=buffer)
             denominator += self.eps
             param -= np.multiply(np.divide(grad, denominator, out=buffer), self.lr, out=buffer)
+        ### END SOLUTION
 
 
 class Adam:
@@ -70,6 +74,7 @@ class Adam:
 
     def step(self, grads):
         """Apply one update from ``grads`` (keyed like ``params``); buffers reused, no temporaries."""
+        ### BEGIN SOLUTION: count the step t and update every param in place with Adam's bias-corrected moments (torch's convention)
         beta1, beta2 = self.betas
         self.t += 1
         step_size = self.lr / (1 - beta1**self.t)
@@ -84,6 +89,7 @@ class Adam:
             denominator /= correction2_sqrt
             denominator += self.eps
             param -= np.multiply(np.divide(m, denominator, out=buffer), step_size, out=buffer)
+        ### END SOLUTION
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam}

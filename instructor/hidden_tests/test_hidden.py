@@ -72,3 +72,78 @@ def test_cross_entropy_and_gradient_match_torch_autograd():
     torch_loss.backward()
     assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
     np.testing.assert_allclose(dlogits, reference.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- nn (hidden variants)
+import torch.nn.functional as F  # noqa: E402
+
+from helpers.nn import Adam, SGD, max_relative_error  # noqa: E402
+from helpers.nn import batchnorm, conv, dropout, layers  # noqa: E402
+
+
+@pytest.mark.graded("nn.conv.conv2d_forward")
+def test_conv_with_stride_three_and_a_wide_kernel():
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((1, 2, 10, 9)), rng.standard_normal((3, 2, 2, 4)), rng.standard_normal(3)
+    out, _ = conv.conv2d_forward(x, w, b, stride=3, padding=2)
+    expected = F.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=3, padding=2).numpy()
+    assert out.shape == expected.shape and max_relative_error(out, expected) < 1e-10
+
+
+@pytest.mark.graded("nn.conv.conv2d_backward")
+def test_conv_backward_of_a_single_channel_image():
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((3, 1, 5, 5)), rng.standard_normal((2, 1, 3, 3)), rng.standard_normal(2)
+    out, cache = conv.conv2d_forward(x, w, b)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    F.conv2d(*tensors).backward(torch.tensor(dout))
+    for ours, tensor in zip((dx, dw, db), tensors):
+        assert max_relative_error(ours, tensor.grad.numpy()) < 1e-9
+
+
+@pytest.mark.graded("nn.conv.maxpool2d_backward")
+def test_maxpool_gives_a_tied_window_gradient_to_one_element():
+    x = np.ones((1, 1, 2, 2))
+    out, cache = conv.maxpool2d_forward(x, 2, 2)
+    dx = conv.maxpool2d_backward(np.array([[[[5.0]]]]), cache)
+    assert dx.sum() == 5.0 and (dx != 0).sum() == 1 and dx[0, 0, 0, 0] == 5.0
+
+
+@pytest.mark.graded("nn.layers.linear_backward")
+def test_linear_backward_of_one_row():
+    rng = np.random.default_rng(13)
+    x, w, b = rng.standard_normal((1, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)
+    _, cache = layers.linear_forward(x, w, b)
+    dx, dw, db = layers.linear_backward(np.array([[1.0, -2.0]]), cache)
+    assert np.allclose(dw, x.T @ [[1.0, -2.0]]) and np.allclose(db, [1.0, -2.0]) and np.allclose(dx, [[1.0, -2.0]] @ w.T)
+
+
+@pytest.mark.graded("nn.dropout.dropout_forward")
+def test_dropout_with_p_zero_is_the_identity():
+    x = np.arange(6.0).reshape(2, 3)
+    out, _ = dropout.dropout_forward(x, 0.0, np.random.default_rng(0))
+    assert np.array_equal(out, x)
+
+
+@pytest.mark.graded("nn.batchnorm.batchnorm_forward")
+def test_training_batchnorm_output_has_zero_mean_and_unit_variance_before_the_affine_map():
+    rng = np.random.default_rng(14)
+    x = 5 + 3 * rng.standard_normal((64, 4))
+    out, _ = batchnorm.batchnorm_forward(x, np.ones(4), np.zeros(4), np.zeros(4), np.ones(4), training=True)
+    assert np.allclose(out.mean(axis=0), 0, atol=1e-12) and np.allclose(out.var(axis=0), 1, atol=1e-3)
+
+
+@pytest.mark.graded("nn.optim.SGD.step")
+def test_plain_sgd_without_momentum():
+    params = {"w": np.array([1.0, 2.0])}
+    SGD(params, lr=0.5).step({"w": np.array([2.0, -2.0])})
+    assert np.array_equal(params["w"], [0.0, 3.0])
+
+
+@pytest.mark.graded("nn.optim.Adam.step")
+def test_adam_keeps_float32_and_moves_by_about_lr_first():
+    params = {"w": np.zeros(3, np.float32)}
+    Adam(params, lr=0.1).step({"w": np.array([1.0, -4.0, 1e-3], np.float32)})
+    assert params["w"].dtype == np.float32 and np.allclose(params["w"], [-0.1, 0.1, -0.1], rtol=1e-4)
