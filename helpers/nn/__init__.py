@@ -11,7 +11,7 @@ from .conv import (
     maxpool2d_backward,
     maxpool2d_forward,
 )
-from .gradcheck import gradient_errors, numerical_gradient, relative_error
+from .gradcheck import gradient_errors, layer_gradient_errors, max_relative_error, numerical_gradient
 from .init import INITIALIZERS, he, small_normal, xavier
 from .layers import (
     ACTIVATIONS,
@@ -32,8 +32,8 @@ __all__ = [
     "ACTIVATIONS", "CNN", "INITIALIZERS", "MLP", "SGD", "Classifier", "FlipAugmented",
     "avgpool2d_backward", "avgpool2d_forward", "channel_stats", "check_labels", "conv2d_backward",
     "conv2d_forward", "flatten_backward", "flatten_forward", "gradient_errors", "he", "l2_penalty",
-    "linear_backward", "linear_forward", "log_softmax", "maxpool2d_backward", "maxpool2d_forward",
-    "numerical_gradient", "relative_error", "relu_backward", "relu_forward", "sigmoid_backward",
-    "sigmoid_forward", "small_normal", "softmax", "softmax_cross_entropy", "step_lr",
+    "layer_gradient_errors", "linear_backward", "linear_forward", "log_softmax", "max_relative_error",
+    "maxpool2d_backward", "maxpool2d_forward", "numerical_gradient", "relu_backward", "relu_forward",
+    "sigmoid_backward", "sigmoid_forward", "small_normal", "softmax", "softmax_cross_entropy", "step_lr",
     "tanh_backward", "tanh_forward", "to_nchw", "xavier",
 ]
