@@ -32,6 +32,8 @@ class History:
     ``epoch_time`` its wall seconds, evaluation included. ``best_epoch`` is the 0-based
     epoch with the lowest validation loss (None without a validation split);
     ``model_epoch`` the epoch whose parameters the trained model holds (see ``train``).
+    A history filled by another loop (notebook 06's PyTorch runs) may leave ``lr`` and
+    ``epoch_time`` empty.
     """
 
     loss: dict = field(default_factory=dict)
