@@ -4,6 +4,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.train import History
+
 
 def image_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], per_class: int = 8,
                seed: int = 0, title: str | None = None):
@@ -74,8 +76,6 @@ def training_curves(histories: dict, splits: list[str] | None = None, *, per_run
     above, accuracy below). Grey lines mark learning-rate changes; a star marks the epoch of the
     returned model (``History.model_epoch``) when it is not the last one.
     """
-    from helpers.train import History
-
     runs = {name: History.from_dict(h) if isinstance(h, dict) else h for name, h in histories.items()}
     rows, columns = (2, len(runs)) if per_run else (1, 2)
     fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 6.5) if per_run else (12, 4), squeeze=False)
