@@ -16,7 +16,7 @@ ifneq ($(wildcard $(SHARED_DATA)/mnist.npz),)
 export MNIST_DIR ?= $(SHARED_DATA)/mnist.npz
 endif
 
-.PHONY: setup run test benchmarks clean
+.PHONY: setup run test benchmarks submission inference release grade clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,25 @@ test: export BUNDLE_PROFILE := smoke
 test: export FEATURE_WEIGHTS ?= random
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -q
+
+# Pack the current profile's artifacts for a grader: dist/submission-<profile>-<weights>.zip
+submission: $(STAMP)
+	$(PY) scripts/make_submission.py
+
+# A grader's check of a submission archive: notebook 05 on the archive alone (no data set, no
+# training, no network); the executed copy goes to artifacts/inference/.
+inference: $(STAMP)
+	@test -n "$(SUBMISSION)" || { echo "usage: make inference SUBMISSION=path/to/submission-....zip" >&2; exit 2; }
+	env -u CIFAR10_DIR -u MNIST_DIR SUBMISSION="$(abspath $(SUBMISSION))" \
+		$(PY) scripts/run_notebooks.py --out artifacts/inference notebooks/05_quick_inference.ipynb
+
+# Instructors: the student version (solution regions stubbed) in dist/release/, and the
+# autograder on a student's copy (STUDENT=path; default: this tree) with the hidden tests.
+release: $(STAMP)
+	$(PY) -m instructor.release --out dist/release
+
+grade: $(STAMP)
+	$(PY) scripts/grade.py $(if $(STUDENT),"$(STUDENT)",.)
 
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

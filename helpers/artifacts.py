@@ -9,7 +9,10 @@ says which notebook to run when something is missing, stale or damaged.
 
 Parameter files are pickles (the seeds' format, e.g. ``unaug_model_params.pkl``), read by
 a restricted unpickler that admits NumPy arrays, dicts, lists, tuples, numbers and
-strings only: a pickle that would import anything else is refused.
+strings only: a pickle that would import anything else is refused. A model saved with
+:func:`save_model` has its architecture (layer sizes, activation, pooling, list of layers) and
+the names of its non-learned state arrays in the manifest, and :func:`load_model` rebuilds
+exactly that model, params and state.
 """
 from __future__ import annotations
 
@@ -157,7 +160,8 @@ def _arrays_in(obj: Any, prefix: str = "") -> dict[str, np.ndarray]:
     return found
 
 
-def _save(name, write, arrays: Mapping[str, np.ndarray], producer: str, settings: Mapping) -> Path:
+def _save(name, write, arrays: Mapping[str, np.ndarray], producer: str, settings: Mapping,
+          **extra: Any) -> Path:
     file = path(name)
     atomic_write(file, write)
     manifest = {
@@ -168,6 +172,7 @@ def _save(name, write, arrays: Mapping[str, np.ndarray], producer: str, settings
         "producer": producer,
         "config": dict(settings),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
     }
     atomic_write(manifest_path(file), lambda fh: fh.write(json.dumps(manifest, indent=2, default=str).encode()))
     return file
@@ -230,18 +235,57 @@ def load_arrays(name, producer: str | None = None, expect: Mapping | None = None
     return arrays
 
 
-def save_params(name, params: Mapping, producer: str, settings: Mapping) -> Path:
+def save_params(name, params: Mapping, producer: str, settings: Mapping, **extra: Any) -> Path:
     """Pickle a parameter dictionary (plain data only) the way the seeds did."""
     _check_plain_data(params, str(name))
-    return _save(name, lambda fh: pickle.dump(params, fh, protocol=4), _arrays_in(params), producer, settings)
+    return _save(name, lambda fh: pickle.dump(params, fh, protocol=4), _arrays_in(params), producer, settings, **extra)
+
+
+def _verified_params(name, producer: str | None, expect: Mapping | None) -> tuple[Path, dict, Any]:
+    file, manifest = verify(name, producer, expect)
+    params = safe_unpickle(file)
+    _check_arrays(file, manifest, _arrays_in(params))
+    return file, manifest, params
 
 
 def load_params(name, producer: str | None = None, expect: Mapping | None = None) -> Any:
     """Load a parameter pickle through the restricted unpickler, after verifying it."""
-    file, manifest = verify(name, producer, expect)
-    params = safe_unpickle(file)
-    _check_arrays(file, manifest, _arrays_in(params))
-    return params
+    return _verified_params(name, producer, expect)[2]
+
+
+def save_model(name, model, producer: str, settings: Mapping) -> Path:
+    """Save a model: one pickle of ``{**model.params, **model.state}``, its ``architecture`` and state names in the manifest.
+
+    A model without state (MLP, CNN) gives exactly the seed-format params pickle.
+    """
+    return save_params(name, {**model.params, **model.state}, producer, settings,
+                       architecture=model.architecture, state=sorted(model.state))
+
+
+def load_model(name, producer: str | None = None, expect: Mapping | None = None,
+               architecture: Mapping | None = None):
+    """Verify and rebuild a model saved by :func:`save_model`, as the architecture it was saved with.
+
+    ``architecture`` entries (e.g. ``{"activation": "relu"}``) are checked against the recorded
+    ones: a mismatch is refused instead of silently building another network.
+    """
+    from helpers.nn import model_from_architecture
+
+    file, manifest, arrays = _verified_params(name, producer, expect)
+    recorded = manifest.get("architecture")
+    if not isinstance(recorded, dict):
+        raise ArtifactError(f"{file} was saved without its architecture: rerun {_notebook(manifest.get('producer'))}")
+    for key, wanted in (architecture or {}).items():
+        if recorded.get(key) != wanted:
+            raise ArtifactStaleError(f"{file} holds a model with {key}={recorded.get(key)!r}, "
+                                     f"not {key}={wanted!r} as asked")
+    state_names = set(manifest.get("state", ()))
+    params = {key: value for key, value in arrays.items() if key not in state_names}
+    state = {key: value for key, value in arrays.items() if key in state_names}
+    try:
+        return model_from_architecture(recorded, params, state=state)
+    except (KeyError, ValueError) as err:
+        raise ArtifactCorruptError(f"{file}: {err}") from err
 
 
 def save_json(name, obj: Any, producer: str, settings: Mapping) -> Path:

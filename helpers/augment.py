@@ -124,6 +124,7 @@ def crop(
             f"offsets: expected every (dy, dx) in 0..2*padding = 0..{2 * padding} "
             f"(padding={padding}), got values in {offsets.min()}..{offsets.max()}"
         )
+    ### BEGIN SOLUTION: return the [N, H, W, C] uint8 crops: each image padded by `padding` (np.pad `mode`; `fill` for constant) and cut at its (dy, dx) offset
     pad_options = {"constant_values": -1} if mode == "constant" else {}  # -1 marks padding
     row_map = np.pad(np.arange(height), padding, mode=mode, **pad_options)
     col_map = np.pad(np.arange(width), padding, mode=mode, **pad_options)
@@ -135,6 +136,7 @@ def crop(
     if mode == "constant":
         out[(rows < 0)[:, :, None] | (cols < 0)[:, None, :]] = fill
     return out
+    ### END SOLUTION
 
 
 def random_crop(
@@ -171,6 +173,7 @@ def rotate(images: np.ndarray, degrees: Any, fill: int = 0) -> np.ndarray:
 def _rotate_block(images: np.ndarray, angles: np.ndarray, fill: int) -> np.ndarray:
     """``rotate`` for one block of images; angles in radians."""
     n, height, width, _ = images.shape
+    ### BEGIN SOLUTION: return the block rotated about each image centre by `angles` (radians, counter-clockwise > 0), bilinear by inverse mapping, `fill` outside, as uint8 [N, H, W, 3]
     cos = np.cos(angles).astype(np.float32)[:, None, None]
     sin = np.sin(angles).astype(np.float32)[:, None, None]
     # Output pixel offsets from the image centre, and that centre in the coordinates of the
@@ -209,6 +212,7 @@ def _rotate_block(images: np.ndarray, angles: np.ndarray, fill: int) -> np.ndarr
         neighbour *= weight
         out += neighbour
     return np.stack(_to_uint8(out), axis=-1)  # planes to [N, H, W, 3]
+    ### END SOLUTION
 
 
 def random_rotation(
@@ -234,6 +238,7 @@ def cutout(images: np.ndarray, centers: Any, size: Any, fill: int = 0) -> np.nda
     sizes = _per_image(size, n, "size", np.intp)
     if sizes.min(initial=0) < 0:
         raise ValueError(f"size: expected sizes >= 0, got {sizes.min()}")
+    ### BEGIN SOLUTION: return a copy of `images` with the size x size square around each centre (clipped at the border) set to `fill`
     top = centers[:, :1] - sizes[:, None] // 2
     left = centers[:, 1:] - sizes[:, None] // 2
     rows = np.arange(height)
@@ -243,6 +248,7 @@ def cutout(images: np.ndarray, centers: Any, size: Any, fill: int = 0) -> np.nda
     out = images.copy()
     out.reshape(n, height, width * channels)[in_rows[:, :, None] & in_cols[:, None, :]] = fill
     return out
+    ### END SOLUTION
 
 
 def random_cutout(
@@ -278,6 +284,7 @@ def adjust_contrast(images: np.ndarray, factors: Any) -> np.ndarray:
 def _contrast_block(images: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """``adjust_contrast`` for one block of images."""
     n, height, width, _ = images.shape
+    ### BEGIN SOLUTION: return factor * image + (1 - factor) * the image's mean grey level (luma weights GRAY_WEIGHTS), rounded and clipped to uint8
     out = images.astype(np.float32)
     pixels = height * width
     means = out.reshape(n, -1) @ np.tile(GRAY_WEIGHTS / pixels, pixels)
@@ -285,6 +292,7 @@ def _contrast_block(images: np.ndarray, factors: np.ndarray) -> np.ndarray:
     out *= factors
     out += (1 - factors) * means[:, None, None, None]
     return _to_uint8(out)
+    ### END SOLUTION
 
 
 def random_contrast(
@@ -302,8 +310,10 @@ def hflip(images: np.ndarray, mask: Any) -> np.ndarray:
     _check_images(images)
     mask = _per_image(mask, len(images), "mask", np.bool_)
     out = images.copy()
+    ### BEGIN SOLUTION: return a copy of `images` with the images where `mask` is True mirrored left-right
     out[mask] = images[mask, :, ::-1]
     return out
+    ### END SOLUTION
 
 
 def random_hflip(images: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:

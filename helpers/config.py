@@ -7,6 +7,7 @@
 | CIFAR10_DIR       | CIFAR-10 source: batches folder, image-folder tree or archive | download      |
 | MNIST_DIR         | MNIST source: ``mnist.npz`` or a folder holding it           | download       |
 | FEATURE_WEIGHTS   | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random`` | ``imagenet``  |
+| SUBMISSION        | a ``submission-*.zip`` for the quick-inference notebook       | none           |
 
 Values are read when asked for, not at import, so a test can change them.
 """
@@ -81,3 +82,8 @@ def mnist_source() -> Path | None:
 def feature_weights() -> str:
     """FEATURE_WEIGHTS: ``imagenet`` (default), a local state_dict path, or ``random``."""
     return os.environ.get("FEATURE_WEIGHTS", "imagenet").strip() or "imagenet"
+
+
+def submission() -> Path | None:
+    """SUBMISSION: a submission archive for the quick-inference notebook to check, if any."""
+    return _optional_path("SUBMISSION")

@@ -112,6 +112,28 @@ def weights_id(weights: str | os.PathLike) -> str:
     return f"file:{artifacts.sha256_of(source)[:12]}"
 
 
+def local_weights(recorded_id: str) -> str | Path | None:
+    """Weights on this machine that give features with ``recorded_id`` (see :func:`weights_id`), or None.
+
+    Looked for without any download: ``random`` for the seeded random id; otherwise the file named by
+    FEATURE_WEIGHTS or torchvision's cached ``resnet18-f37072fd.pth``, matched by checksum (the
+    ImageNet file's sha256 starts with the hex digits in its name).
+    """
+    if recorded_id == weights_id("random"):
+        return "random"
+    imagenet_prefix = IMAGENET_FILE.split("-")[1].split(".")[0]
+    candidates = [Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE]
+    if config.feature_weights().lower() not in ("imagenet", "random"):
+        candidates.insert(0, Path(config.feature_weights()).expanduser())
+    for file in candidates:
+        if file.is_file():
+            digest = artifacts.sha256_of(file)
+            if recorded_id == f"file:{digest[:12]}" or (recorded_id == weights_id("imagenet")
+                                                         and digest.startswith(imagenet_prefix)):
+                return file
+    return None
+
+
 def _announce_random_weights() -> None:
     """Print the random-weights banner (to stderr, so notebooks show it in red)."""
     print(RANDOM_BANNER, file=sys.stderr, flush=True)

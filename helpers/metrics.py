@@ -54,3 +54,39 @@ def most_confident_mistakes(probabilities: np.ndarray, y_true, k: int = 16) -> n
     wrong = np.flatnonzero(predicted != y_true)
     confidence = probabilities[wrong, predicted[wrong]]
     return wrong[np.argsort(-confidence, kind="stable")[:k]]
+
+
+# Probabilities recomputed on another machine (another BLAS kernel or CPU) round differently in
+# float32: they must agree with the saved ones within PROBABILITY_TOLERANCE. A prediction may then
+# only change where the saved top-2 margin is below twice that tolerance (a near tie): any larger
+# margin would need a larger probability difference.
+PROBABILITY_TOLERANCE = 1e-4
+
+
+def top2_margin(probabilities: np.ndarray) -> np.ndarray:
+    """Per row: highest probability minus the second highest."""
+    top2 = np.sort(probabilities, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def compare_predictions(fresh_probabilities: np.ndarray, saved_probabilities: np.ndarray,
+                        saved_predictions: np.ndarray, tolerance: float = PROBABILITY_TOLERANCE) -> dict:
+    """Check recomputed probabilities against saved ones, portably across machines.
+
+    Returns ``max_difference``, ``changed`` (rows whose prediction differs, each with its saved and
+    fresh class and saved top-2 margin), ``tie_bound`` (``2 * tolerance``) and ``ok``: every
+    probability within ``tolerance`` and every changed prediction a near tie below ``tie_bound``.
+    """
+    fresh, saved = np.asarray(fresh_probabilities, np.float64), np.asarray(saved_probabilities, np.float64)
+    if fresh.shape != saved.shape or len(saved_predictions) != len(saved):
+        raise ValueError(f"fresh {fresh.shape}, saved {saved.shape} probabilities and "
+                         f"{len(saved_predictions)} saved predictions do not line up")
+    max_difference = float(np.abs(fresh - saved).max()) if fresh.size else 0.0
+    fresh_predictions = fresh.argmax(axis=1)
+    margins = top2_margin(saved)
+    changed = [{"index": int(i), "saved": int(saved_predictions[i]), "fresh": int(fresh_predictions[i]),
+                "margin": float(margins[i])} for i in np.flatnonzero(fresh_predictions != saved_predictions)]
+    tie_bound = 2 * tolerance
+    ok = max_difference <= tolerance and all(row["margin"] < tie_bound for row in changed)
+    return {"max_difference": max_difference, "changed": changed, "tie_bound": tie_bound,
+            "tolerance": tolerance, "ok": ok}

@@ -17,7 +17,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
-from .nn import SGD, softmax_cross_entropy, step_lr
+from .nn import make_optimizer, softmax_cross_entropy, step_lr
 
 _BLAS = ThreadpoolController()
 TRAIN, VALIDATION = "train", "validation"  # split names that train() gives meaning to
@@ -131,7 +131,7 @@ def _named_sets(model, eval_sets):
 
 def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=100, lr_gamma=0.1,
           momentum=0.0, seed=0, eval_sets=None, val_fraction=0.0, patience=None, restore_best=True,
-          progress=True, blas_threads=1):
+          progress=True, blas_threads=1, optimizer="sgd"):
     """Train ``model`` in place with minibatch SGD and return a ``History``.
 
     The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``. After every epoch the
@@ -152,6 +152,11 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
     project's 2-core machine two threads were ~20% faster when it was otherwise idle
     (0.18 vs 0.22 s per 100k-row epoch) but up to 4x slower while another process kept a
     core busy, as every product then waits for the descheduled OpenBLAS worker.
+
+    ``optimizer`` is a name in ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``
+    (see ``helpers.nn.make_optimizer``); ``momentum`` applies to ``"sgd"``. Steps run the model in
+    training mode (``model.loss``), evaluation in evaluation mode (``model.scores``); restoring
+    the best epoch restores the non-learned ``model.state`` (e.g. running statistics) with the params.
     """
     X_train = model.check_inputs(X_train, y_train, "X_train", "y_train")
     y_train = np.asarray(y_train)
@@ -168,7 +173,7 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
                          "or pass eval_sets['validation']")
     splits = {TRAIN: (X_train, y_train), **splits}
 
-    optimizer = SGD(model.params, lr, momentum)
+    optimizer = make_optimizer(optimizer, model.params, lr, momentum)
     rng = np.random.default_rng(seed)
     history = History(loss={name: [] for name in splits}, acc={name: [] for name in splits})
     best_val_loss, best_params = np.inf, None
@@ -192,12 +197,12 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
         if has_val and history.loss[VALIDATION][-1] < best_val_loss:
             best_val_loss, history.best_epoch = history.loss[VALIDATION][-1], epoch
             if restore_best:
-                best_params = {name: p.copy() for name, p in model.params.items()}
+                best_params = {name: p.copy() for name, p in {**model.params, **model.state}.items()}
         elif patience is not None and epoch - history.best_epoch >= patience:
             break
     bar.close()
     if best_params is not None and history.best_epoch != history.model_epoch:
-        for name, p in model.params.items():
+        for name, p in {**model.params, **model.state}.items():
             p[...] = best_params[name]
         history.model_epoch = history.best_epoch
     return history

@@ -1,6 +1,6 @@
 """Execute the notebooks in order, headless; save executed copies and HTML to artifacts/.
 
-Usage: python scripts/run_notebooks.py [NOTEBOOK ...]   (default: every notebooks/*.ipynb)
+Usage: python scripts/run_notebooks.py [--out DIR] [NOTEBOOK ...]   (default: every notebooks/*.ipynb)
 """
 from __future__ import annotations
 
@@ -35,9 +35,10 @@ def run(notebook: Path, out_dir: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, help="folder for the executed copies (default: artifacts/<profile>/notebooks)")
     args = parser.parse_args()
     notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    out_dir = config.run_dir() / "notebooks"
+    out_dir = args.out.resolve() if args.out else config.run_dir() / "notebooks"
     print(f"profile={config.profile().name}  weights={config.feature_weights()}  "
           f"CIFAR10_DIR={config.cifar10_source()}  output: {out_dir}", flush=True)
     start = time.perf_counter()

@@ -124,3 +124,50 @@ def test_truncated_pickle_is_reported_as_damaged():
 def test_json_round_trip():
     artifacts.save_json("reports/r.json", {"accuracy": 0.5}, "04_compare", {"model": "aug"})
     assert artifacts.load_json("reports/r.json", expect={"model": "aug"}) == {"accuracy": 0.5}
+
+
+def test_a_model_reloads_as_the_architecture_it_was_saved_with():
+    from helpers.nn import CNN, MLP
+
+    tanh = MLP([6, 5, 3], activation="tanh", seed=1)
+    artifacts.save_model("tanh.pkl", tanh, "03_mlp_from_scratch", {})
+    reloaded = artifacts.load_model("tanh.pkl")
+    assert reloaded.activation == "tanh" and reloaded.layer_sizes == [6, 5, 3]
+    X = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_array_equal(reloaded.scores(X), tanh.scores(X))
+    with pytest.raises(artifacts.ArtifactStaleError, match=r"tanh\.pkl holds a model with activation='tanh', not activation='relu'"):
+        artifacts.load_model("tanh.pkl", architecture={"activation": "relu"})
+
+    cnn = CNN((1, 12, 12), conv_channels=(3,), kernel_size=3, pool="avg", hidden=7, num_classes=4)
+    artifacts.save_model("cnn.pkl", cnn, "07_cnn_from_scratch", {})
+    assert artifacts.read_manifest("cnn.pkl")["architecture"] == {
+        "model": "CNN", "input_shape": [1, 12, 12], "conv_channels": [3], "kernel_size": 3, "pool": "avg",
+        "pool_size": 2, "hidden": 7, "num_classes": 4, "activation": "relu"}
+    images = np.random.default_rng(1).standard_normal((2, 1, 12, 12)).astype(np.float32)
+    np.testing.assert_array_equal(artifacts.load_model("cnn.pkl").scores(images), cnn.scores(images))
+
+
+def test_a_model_whose_params_contradict_its_architecture_is_refused():
+    from helpers.nn import MLP
+
+    file = artifacts.save_model("m.pkl", MLP([6, 5, 3]), "03_mlp_from_scratch", {})
+    manifest = json.loads(artifacts.manifest_path(file).read_text())
+    manifest["architecture"]["layer_sizes"] = [6, 4, 3]
+    artifacts.manifest_path(file).write_text(json.dumps(manifest))
+    with pytest.raises(artifacts.ArtifactCorruptError, match=r"layer_sizes: recorded \[6, 4, 3\], params give \[6, 5, 3\]"):
+        artifacts.load_model("m.pkl")
+    artifacts.save_params("plain.pkl", MLP([6, 5, 3]).params, "03_mlp_from_scratch", {})
+    with pytest.raises(artifacts.ArtifactError, match="saved without its architecture"):
+        artifacts.load_model("plain.pkl")
+
+
+def test_a_model_without_state_is_saved_as_the_seed_params_pickle():
+    from helpers.nn import MLP
+
+    model = MLP([6, 5, 3], seed=2)
+    file = artifacts.save_model("seed.pkl", model, "03_mlp_from_scratch", {})
+    with open(file, "rb") as fh:
+        plain = pickle.load(fh)
+    assert list(plain) == ["W1", "b1", "W2", "b2"]
+    assert all(np.array_equal(plain[key], model.params[key]) for key in plain)
+    assert artifacts.read_manifest("seed.pkl")["state"] == []

@@ -47,6 +47,7 @@ RANDOM_OPS = {
 
 
 # ----------------------------------------------------------------------------- identities
+@pytest.mark.graded("augment.hflip")
 def test_hflip_twice_is_identity(images):
     mask = np.arange(len(images)) % 2 == 0
     once = aug.hflip(images, mask)
@@ -73,6 +74,7 @@ def test_random_ops_with_identity_ranges(images):
     assert np.array_equal(aug.random_hflip(images, rng, p=1.0), images[:, :, ::-1])
 
 
+@pytest.mark.graded("augment._rotate_block")
 @pytest.mark.parametrize("degrees, turns", [(90, 1), (180, 2), (-90, -1), (270, 3)])
 def test_rotate_by_right_angles_equals_rot90(degrees, turns):
     for images in (noise_batch(), scene_batch()):
@@ -80,6 +82,7 @@ def test_rotate_by_right_angles_equals_rot90(degrees, turns):
         assert np.array_equal(rotated, np.rot90(images, k=turns, axes=(1, 2)))
 
 
+@pytest.mark.graded("augment._rotate_block")
 def test_rotate_is_per_image():
     images = scene_batch()
     angles = np.array([0.0, 90.0, 180.0, -90.0])
@@ -98,6 +101,7 @@ def test_float_ops_give_the_same_result_in_any_block():
         assert np.array_equal(contrasted[i], aug.adjust_contrast(images[i:i + 1], factors[i])[0])
 
 
+@pytest.mark.graded("augment._rotate_block")
 def test_rotate_fills_outside_and_keeps_constant_images():
     grey = np.full((2, 32, 32, 3), 77, dtype=np.uint8)
     rotated = aug.rotate(grey, 45.0, fill=200)
@@ -106,6 +110,7 @@ def test_rotate_fills_outside_and_keeps_constant_images():
 
 
 # ----------------------------------------------------------------------------- cutout
+@pytest.mark.graded("augment.cutout")
 @pytest.mark.parametrize("fill", [0, 7])
 def test_cutout_fills_exactly_the_patch(fill):
     images = np.random.default_rng(2).integers(8, 256, (5, 32, 40, 3), dtype=np.uint8)
@@ -129,12 +134,14 @@ def test_random_cutout_patch_sizes_within_range():
 
 
 # ----------------------------------------------------------------------------- crop, contrast
+@pytest.mark.graded("augment.crop")
 def test_crop_shifts_content():
     images = scene_batch()
     out = aug.crop(images, (2, 6), padding=4)  # window starts 2 rows up, 2 columns right
     assert np.array_equal(out[:, 2:, :-2], images[:, :-2, 2:])
 
 
+@pytest.mark.graded("augment.crop")
 @pytest.mark.parametrize("mode", ["reflect", "edge", "symmetric", "wrap"])
 def test_crop_matches_padding_with_np_pad(mode):
     images = noise_batch(n=4, height=24, width=40)
@@ -144,12 +151,14 @@ def test_crop_matches_padding_with_np_pad(mode):
     assert np.array_equal(aug.crop(images, offsets, padding=4, mode=mode), np.stack(expected))
 
 
+@pytest.mark.graded("augment.crop")
 def test_crop_constant_mode_uses_fill():
     images = np.full((1, 8, 8, 3), 50, dtype=np.uint8)
     out = aug.crop(images, (0, 0), padding=2, mode="constant", fill=9)
     assert np.all(out[0, :2] == 9) and np.all(out[0, :, :2] == 9) and np.all(out[0, 2:, 2:] == 50)
 
 
+@pytest.mark.graded("augment._contrast_block")
 def test_contrast_zero_is_grey_mean_and_factors_scale_spread():
     images = scene_batch()
     grey = images.astype(np.float64) @ [0.2989, 0.587, 0.114]
@@ -269,11 +278,13 @@ def from_torch(tensors):
     return np.stack([tensor.permute(1, 2, 0).numpy() for tensor in tensors])
 
 
+@pytest.mark.graded("augment.hflip")
 def test_hflip_matches_torchvision(tvf, images):
     expected = from_torch(tvf.horizontal_flip(t) for t in to_torch(images))
     assert np.array_equal(aug.hflip(images, True), expected)
 
 
+@pytest.mark.graded("augment.crop")
 @pytest.mark.parametrize("mode", ["reflect", "edge", "constant"])
 def test_crop_matches_torchvision_pad_then_crop(tvf, images, mode):
     offsets = np.random.default_rng(SEED).integers(0, 9, (len(images), 2))
@@ -285,6 +296,7 @@ def test_crop_matches_torchvision_pad_then_crop(tvf, images, mode):
     assert np.array_equal(aug.crop(images, offsets, padding=4, mode=mode, fill=3), expected)
 
 
+@pytest.mark.graded("augment._rotate_block")
 def test_rotation_matches_torchvision_bilinear(tvf, images):
     from torchvision.transforms import InterpolationMode
 
@@ -308,6 +320,7 @@ def test_rotation_matches_torchvision_bilinear(tvf, images):
     assert interior.mean() < 1.0 and interior.max() <= 1
 
 
+@pytest.mark.graded("augment._contrast_block")
 def test_contrast_matches_torchvision_within_rounding(tvf, images):
     factors = np.random.default_rng(SEED).uniform(0.0, 2.0, len(images))
     tensors = to_torch(images)

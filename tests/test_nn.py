@@ -9,10 +9,18 @@ import torch
 
 from helpers.nn import (
     ACTIVATIONS,
+    CNN,
     INITIALIZERS,
     MLP,
     SGD,
+    Activation,
+    Adam,
+    Classifier,
+    Linear,
+    RMSProp,
     l2_penalty,
+    make_optimizer,
+    model_from_architecture,
     linear_backward,
     linear_forward,
     softmax,
@@ -150,19 +158,156 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(softmax(logits), torch.softmax(torch_logits, 1).detach().numpy(), atol=1e-15)
 
 
-@pytest.mark.parametrize("momentum, reg", [(0.0, 0.0), (0.9, 0.01)])
-def test_training_matches_torch_sgd(momentum, reg):
+@pytest.mark.parametrize("optimizer, momentum, reg, lr", [("sgd", 0.0, 0.0, 0.05), ("sgd", 0.9, 0.01, 0.05),
+                                                          ("rmsprop", 0.0, 0.01, 0.002), ("adam", 0.0, 0.01, 0.01)])
+def test_training_matches_torch(optimizer, momentum, reg, lr):
     X, y = synthetic_data()
-    settings = dict(epochs=3, batch_size=50, lr=0.05, lr_step=2, lr_gamma=0.5, momentum=momentum, seed=3)
+    settings = dict(epochs=3, batch_size=50, lr=lr, lr_step=2, lr_gamma=0.5, momentum=momentum, optimizer=optimizer,
+                    seed=3)
     model = MLP([32, 16, 8, 4], reg=reg, dtype=np.float64, seed=1)
     net, torch_losses = train_torch_copy(model, X, y, **settings)  # copies the initial weights
     history = train(model, X, y, progress=False, **settings)
 
     np.testing.assert_allclose(history.loss["train"], torch_losses, rtol=1e-8)
-    assert history.lr == [0.05, 0.05, 0.025]
+    assert history.lr == [lr, lr, lr / 2]
     np.testing.assert_array_equal(model.predict(X), torch_predict(net, X))
     for name, expected in torch_as_params(net).items():
         np.testing.assert_allclose(model.params[name], expected, rtol=1e-8, atol=1e-12, err_msg=name)
+
+
+# ---------------------------------------------------------------- the seed runs, bit for bit
+
+
+def hand_written_run(X, y, layer_sizes, std, *, epochs, batch_size, lr, lr_step, lr_gamma, momentum, reg, seed,
+                     dtype):
+    """The seed training loop written out from the equations of notebook 03 (ReLU MLP, plain NumPy).
+
+    Same operations in the same order as the library before its layers became a list:
+    weights ``std(fan_in) * standard_normal`` from ``default_rng(seed)`` layer by layer, one
+    ``permutation`` per epoch from a second ``default_rng(seed)``, softmax cross-entropy,
+    backpropagation, L2 gradient ``2 * reg * W``, momentum ``v = momentum * v + g``, ``p -= lr * v``.
+    """
+    rng = np.random.default_rng(seed)
+    W = [(std(m) * rng.standard_normal((m, k))).astype(dtype) for m, k in zip(layer_sizes[:-1], layer_sizes[1:])]
+    b = [np.zeros(k, dtype=dtype) for k in layer_sizes[1:]]
+    params = [p for pair in zip(W, b) for p in pair]
+    velocity = [np.zeros_like(p) for p in params]
+    shuffle = np.random.default_rng(seed)
+    X = X.astype(dtype)
+    for epoch in range(epochs):
+        rate = lr * lr_gamma ** (epoch // lr_step)
+        order = shuffle.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            rows = order[start:start + batch_size]
+            hidden = [X[rows]]
+            for i in range(len(W)):
+                z = hidden[-1] @ W[i]
+                z += b[i]
+                hidden.append(np.maximum(z, 0) if i < len(W) - 1 else z)
+            scores = hidden.pop()
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            d = np.exp(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
+            d[np.arange(len(rows)), y[rows]] -= 1
+            d /= len(rows)
+            grads = [None] * len(params)
+            for i in range(len(W) - 1, -1, -1):
+                grads[2 * i] = hidden[i].T @ d + (2 * reg) * W[i] if reg else hidden[i].T @ d
+                grads[2 * i + 1] = d.sum(axis=0)
+                if i:
+                    d = (d @ W[i].T) * (hidden[i] > 0)
+            for p, v, g in zip(params, velocity, grads):
+                if momentum:
+                    v *= momentum
+                    v += g
+                    g = v
+                p -= g * rate
+    return {f"{kind}{i}": p for i, pair in enumerate(zip(W, b), start=1) for kind, p in zip("Wb", pair)}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("init, sizes, recipe", [
+    ("small_normal", [32, 16, 4], dict(lr=0.01, lr_step=2, lr_gamma=0.1, momentum=0.0, reg=0.0)),  # seed 001
+    ("he", [32, 16, 8, 4], dict(lr=0.01, lr_step=2, lr_gamma=0.1, momentum=0.9, reg=1e-3)),  # notebook 03's better one
+])
+def test_seed_runs_reproduce_the_hand_written_loop_bit_for_bit(dtype, init, sizes, recipe):
+    X, y = synthetic_data(n=300)
+    std = {"small_normal": lambda fan_in: 1e-3, "he": lambda fan_in: np.sqrt(2.0 / fan_in)}[init]
+    settings = dict(epochs=3, batch_size=64, seed=5)
+    expected = hand_written_run(X, y, sizes, std, dtype=dtype, **settings, **recipe)
+    model = MLP(sizes, init=init, reg=recipe["reg"], dtype=dtype, seed=5)
+    untrained = MLP(sizes, init=init, dtype=dtype, seed=5).params
+    assert all(np.array_equal(untrained[name], model.params[name]) for name in expected)
+    train(model, X, y, progress=False, **settings, **{k: v for k, v in recipe.items() if k != "reg"})
+    assert list(model.params) == list(expected)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+
+
+def test_cnn_initial_weights_are_drawn_in_the_seed_order():
+    model = CNN((2, 9, 9), conv_channels=(3, 4), kernel_size=3, hidden=6, num_classes=5, seed=7)
+    rng = np.random.default_rng(7)
+    expected = {}
+    for k, (fan_in, filters) in enumerate(((2 * 9, 3), (3 * 9, 4)), start=1):
+        W = (np.sqrt(2.0 / fan_in) * rng.standard_normal((fan_in, filters))).astype(np.float32).T
+        expected[f"conv{k}_W"], expected[f"conv{k}_b"] = W.reshape(filters, -1, 3, 3), np.zeros(filters, np.float32)
+    for i, (fan_in, fan_out) in enumerate(((4 * 2 * 2, 6), (6, 5)), start=1):
+        expected[f"W{i}"] = (np.sqrt(2.0 / fan_in) * rng.standard_normal((fan_in, fan_out))).astype(np.float32)
+        expected[f"b{i}"] = np.zeros(fan_out, np.float32)
+    assert list(model.params) == list(expected)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+
+
+# ---------------------------------------------------------------- layers, update rules
+
+
+def test_a_classifier_is_its_list_of_layers_and_rebuilds_from_its_architecture():
+    layers = [Linear(6, 5), Activation("tanh"), Linear(5, 4), Activation("relu"), Linear(4, 3)]
+    model = Classifier((6,), layers, init="xavier", reg=0.1, dtype=np.float64, seed=2)
+    assert list(model.params) == ["W1", "b1", "W2", "b2", "W3", "b3"] and model.state == {}
+    X, y = synthetic_data(n=8, dim=6, classes=3)
+    rng = np.random.default_rng(0)
+    for i in range(1, 4):
+        model.params[f"b{i}"][:] = rng.normal(0, 0.5, model.params[f"b{i}"].shape)
+    assert max(gradient_errors(model, X, y).values()) < 1e-7
+    loss, grads = model.loss(X, y)
+    expected_loss, expected_grads = torch_loss_and_gradients(model, X, y)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for name, expected in expected_grads.items():
+        np.testing.assert_allclose(grads[name], expected, rtol=1e-10, atol=1e-14, err_msg=name)
+    rebuilt = model_from_architecture(json.loads(json.dumps(model.architecture)), model.params)
+    np.testing.assert_array_equal(rebuilt.scores(X), model.scores(X))
+    assert rebuilt.architecture["layers"][1] == {"layer": "Activation", "kind": "tanh"}
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", SGD), ("rmsprop", RMSProp), ("adam", Adam)])
+def test_update_rules_match_torch_step_for_step(name, cls):
+    rng = np.random.default_rng(0)
+    params = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    tensors = {key: torch.tensor(value, requires_grad=True) for key, value in params.items()}
+    options = {"momentum": 0.9} if name == "sgd" else {}
+    optimizer = cls(params, lr=0.01, **options)
+    expected = {"sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam}[name](
+        tensors.values(), lr=0.01, **options)
+    for _ in range(5):
+        grads = {key: rng.standard_normal(value.shape) for key, value in params.items()}
+        optimizer.step(grads)
+        for key, tensor in tensors.items():
+            tensor.grad = torch.tensor(grads[key])
+        expected.step()
+    for key, tensor in tensors.items():
+        np.testing.assert_allclose(params[key], tensor.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+def test_make_optimizer_takes_a_name_or_a_factory():
+    params = {"w": np.ones(2)}
+    assert isinstance(make_optimizer("sgd", params, 0.1, momentum=0.9), SGD)
+    adam = make_optimizer(lambda p, lr: Adam(p, lr, betas=(0.5, 0.9)), params, 0.1)
+    assert adam.betas == (0.5, 0.9) and adam.lr == 0.1 and adam.params is params
+    with pytest.raises(ValueError, match="momentum"):
+        make_optimizer("adam", params, 0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="optimizer"):
+        make_optimizer("lbfgs", params, 0.1)
 
 
 # ---------------------------------------------------------------- training behaviour

@@ -1,27 +1,11 @@
-"""A small convolutional classifier built from the layer functions, trainable by ``helpers.train.train``."""
+"""A small convolutional classifier: a list of layers built from its arguments, trainable by ``helpers.train.train``."""
 
 import numpy as np
 
-from .conv import (
-    avgpool2d_backward,
-    avgpool2d_forward,
-    conv2d_backward,
-    conv2d_forward,
-    conv_output_size,
-    flatten_backward,
-    flatten_forward,
-    maxpool2d_backward,
-    maxpool2d_forward,
-)
+from .conv import Conv2D, Flatten, Pool2D, conv_output_size
 from .init import INITIALIZERS
-from .layers import ACTIVATIONS, linear_backward, linear_forward
-from .losses import check_labels
-from .model import Classifier
-
-POOLS = {
-    "max": (maxpool2d_forward, maxpool2d_backward),
-    "avg": (avgpool2d_forward, avgpool2d_backward),
-}
+from .layers import Activation, Linear
+from .model import Classifier, check_architecture, name_layers
 
 
 class CNN(Classifier):
@@ -41,6 +25,8 @@ class CNN(Classifier):
     fan_in = C*k*k, fan_out = F), in the order of ``params``, from ``default_rng(seed)``.
     """
 
+    scores_chunk = 256
+
     def __init__(self, input_shape, conv_channels=(8, 8), kernel_size=5, pool="max", pool_size=2,
                  hidden=128, num_classes=10, activation="relu", init="he", reg=0.0, dtype=np.float32,
                  seed=0):
@@ -54,126 +40,69 @@ class CNN(Classifier):
                             ("num_classes", num_classes)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        conv_channels, kernel_size, hidden = [int(c) for c in conv_channels], int(kernel_size), int(hidden)
-        draw = INITIALIZERS[init]
-        rng = np.random.default_rng(seed)
-        params = {}
-        channels = int(input_shape[0])
-        for k, filters in enumerate(conv_channels, start=1):
-            weights = draw(channels * kernel_size**2, filters, rng, dtype).T
-            params[f"conv{k}_W"] = np.ascontiguousarray(weights.reshape(filters, channels, kernel_size, kernel_size))
-            params[f"conv{k}_b"] = np.zeros(filters, dtype=dtype)
-            channels = filters
+        conv_channels, kernel_size, pool_size = [int(c) for c in conv_channels], int(kernel_size), int(pool_size)
         height, width = input_shape[1:]
         for _ in conv_channels:
             height, width = conv_output_size(height, kernel_size), conv_output_size(width, kernel_size)
         if min(height, width) < pool_size:
             raise ValueError(f"input_shape {input_shape} is too small for {len(conv_channels)} "
                              f"{kernel_size}x{kernel_size} convolutions and a {pool_size}x{pool_size} pool")
-        features = channels * conv_output_size(height, pool_size, pool_size) * conv_output_size(width, pool_size, pool_size)
-        for i, (fan_in, fan_out) in enumerate(((features, hidden), (hidden, int(num_classes))), start=1):
-            params[f"W{i}"] = draw(fan_in, fan_out, rng, dtype)
-            params[f"b{i}"] = np.zeros(fan_out, dtype=dtype)
-        self._attach(params, input_shape, pool, pool_size, activation, reg)
+        features = conv_channels[-1] * conv_output_size(height, pool_size, pool_size) * conv_output_size(width, pool_size, pool_size)
+        channels = [int(input_shape[0])] + conv_channels
+        convs = [(c_in, c_out, kernel_size) for c_in, c_out in zip(channels[:-1], channels[1:])]
+        layers = cnn_layers(convs, pool, pool_size, (features, int(hidden), int(num_classes)), activation)
+        super().__init__(input_shape, layers, init=init, reg=reg, dtype=dtype, seed=seed)
+        self.pool, self.pool_size, self.activation = pool, pool_size, activation
 
     @classmethod
     def from_params(cls, params, input_shape, pool="max", pool_size=2, activation="relu", reg=0.0):
         """Wrap an existing params dict (e.g. unpickled); its arrays are used, not copied."""
-        model = cls.__new__(cls)
-        model._attach(params, input_shape, pool, pool_size, activation, reg)
-        return model
-
-    def _attach(self, params, input_shape, pool, pool_size, activation, reg):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if pool not in POOLS:
-            raise ValueError(f"pool must be one of {sorted(POOLS)}, got {pool!r}")
         num_convs = sum(name.startswith("conv") for name in params) // 2
         expected = {f"conv{k}_{kind}" for k in range(1, num_convs + 1) for kind in "Wb"} | {"W1", "b1", "W2", "b2"}
         if num_convs < 1 or set(params) != expected:
             raise ValueError(f"params must have keys conv1_W, conv1_b, ..., W1, b1, W2, b2; got {sorted(params)}")
-        dtype = params["W1"].dtype
-        if not np.issubdtype(dtype, np.floating) or any(p.dtype != dtype for p in params.values()):
-            raise ValueError(f"params must share one floating dtype, got {sorted({str(p.dtype) for p in params.values()})}")
-        self.params = params
-        self.input_shape = tuple(int(size) for size in input_shape)
-        self.pool = pool
-        self.pool_size = int(pool_size)
-        self.activation = activation
-        self.reg = float(reg)
-        self.num_convs = num_convs
-        probe = np.zeros((1, *self.input_shape), dtype=dtype)
-        try:
-            self._forward(probe)
-        except ValueError as err:
-            raise ValueError(f"params do not fit input_shape {self.input_shape}: {err}") from err
+        weights = [params[f"conv{k}_W"] for k in range(1, num_convs + 1)]
+        if any(W.ndim != 4 for W in weights) or params["W1"].ndim != 2 or params["W2"].ndim != 2:
+            raise ValueError("params convK_W must be 4-D (F, C, k, k) and W1, W2 2-D")
+        convs = [(W.shape[1], W.shape[0], W.shape[-1]) for W in weights]
+        sizes = (*params["W1"].shape, params["W2"].shape[1])
+        if len(input_shape) != 3:
+            raise ValueError(f"input_shape must be (channels, height, width), got {input_shape}")
+        model = cls.__new__(cls)
+        model._attach(input_shape, name_layers(cnn_layers(convs, pool, int(pool_size), sizes, activation)), params, {}, reg)
+        model.pool, model.pool_size, model.activation = pool, int(pool_size), activation
+        return model
 
     @property
-    def dtype(self):
-        return self.params["W1"].dtype
+    def architecture(self):
+        """What rebuilds this model from its params (input shape, layer sizes, pooling, activation)."""
+        return {"model": "CNN", "input_shape": list(self.input_shape),
+                "conv_channels": [int(self.params[f"conv{k}_W"].shape[0]) for k in range(1, self.num_convs + 1)],
+                "kernel_size": int(self.params["conv1_W"].shape[-1]), "pool": self.pool, "pool_size": self.pool_size,
+                "hidden": int(self.params["W1"].shape[1]), "num_classes": int(self.num_classes),
+                "activation": self.activation}
+
+    @classmethod
+    def from_architecture(cls, architecture, params, reg=0.0, state=None):
+        """Rebuild a model saved with :attr:`architecture`; the params must have the recorded shapes."""
+        if state:
+            raise ValueError(f"state: this CNN has no non-learned state, got {sorted(state)}")
+        model = cls.from_params(params, architecture["input_shape"], pool=architecture["pool"],
+                                pool_size=architecture["pool_size"], activation=architecture["activation"], reg=reg)
+        check_architecture(model, architecture)
+        return model
 
     @property
-    def num_classes(self):
-        return self.params["W2"].shape[1]
+    def num_convs(self):
+        return sum(isinstance(layer, Conv2D) for layer in self.layers)
 
-    def check_inputs(self, X, y=None, X_name="X", y_name="y"):
-        """Return ``X`` as rows (n, C*H*W) of the model dtype (a view when possible); validate ``y``."""
-        X = np.asarray(X, dtype=self.dtype)
-        row_length = int(np.prod(self.input_shape))
-        if X.ndim == 4 and X.shape[1:] == self.input_shape:
-            X = X.reshape(len(X), row_length)
-        if X.ndim != 2 or X.shape[1] != row_length:
-            raise ValueError(f"{X_name} must have shape (n, {', '.join(map(str, self.input_shape))}) "
-                             f"or (n, {row_length}), got {X.shape}")
-        if y is not None:
-            check_labels(np.asarray(y), X.shape[0], self.num_classes, y_name)
-        return X
 
-    def _forward(self, images):
-        activation_forward, _ = ACTIVATIONS[self.activation]
-        pool_forward, _ = POOLS[self.pool]
-        caches = []
-        hidden = images
-        for k in range(1, self.num_convs + 1):
-            hidden, conv_cache = conv2d_forward(hidden, self.params[f"conv{k}_W"], self.params[f"conv{k}_b"])
-            hidden, activation_cache = activation_forward(hidden)
-            caches.append((conv_cache, activation_cache))
-        hidden, pool_cache = pool_forward(hidden, self.pool_size, self.pool_size)
-        hidden, flatten_cache = flatten_forward(hidden)
-        hidden, linear1_cache = linear_forward(hidden, self.params["W1"], self.params["b1"])
-        hidden, activation_cache = activation_forward(hidden)
-        scores, linear2_cache = linear_forward(hidden, self.params["W2"], self.params["b2"])
-        caches.append((pool_cache, flatten_cache, linear1_cache, activation_cache, linear2_cache))
-        return scores, caches
-
-    def _backward(self, dscores, caches):
-        _, activation_backward = ACTIVATIONS[self.activation]
-        _, pool_backward = POOLS[self.pool]
-        grads = {}
-        pool_cache, flatten_cache, linear1_cache, activation_cache, linear2_cache = caches[-1]
-        dout, grads["W2"], grads["b2"] = linear_backward(dscores, linear2_cache)
-        dout = activation_backward(dout, activation_cache)
-        dout, grads["W1"], grads["b1"] = linear_backward(dout, linear1_cache)
-        dout = pool_backward(flatten_backward(dout, flatten_cache), pool_cache)
-        for k in range(self.num_convs, 0, -1):
-            conv_cache, activation_cache = caches[k - 1]
-            dout = activation_backward(dout, activation_cache)
-            dout, grads[f"conv{k}_W"], grads[f"conv{k}_b"] = conv2d_backward(dout, conv_cache, need_dx=k > 1)
-        return grads
-
-    def _images(self, rows):
-        return rows.reshape(len(rows), *self.input_shape)
-
-    def scores(self, X, chunk_size=256):
-        """Unnormalised class scores (logits), shape ``(n, classes)``; computed ``chunk_size`` images at a time."""
-        X = self._images(self.check_inputs(X))
-        scores = np.empty((len(X), self.num_classes), dtype=self.dtype)
-        for start in range(0, len(X), chunk_size):
-            scores[start:start + chunk_size] = self._forward(X[start:start + chunk_size])[0]
-        return scores
-
-    def _batch(self, X):
-        return self._images(self.check_inputs(X))
+def cnn_layers(convs, pool, pool_size, sizes, activation):
+    """The CNN's list: ``convs`` (in, out, kernel) each with ``activation``, the pool, flatten, two linear layers."""
+    features, hidden, classes = sizes
+    layers = [layer for conv in convs for layer in (Conv2D(*conv), Activation(activation))]
+    return layers + [Pool2D(pool, pool_size), Flatten(), Linear(features, hidden), Activation(activation),
+                     Linear(hidden, classes)]
 
 
 def to_nchw(images, mean=None, std=None, dtype=np.float32):

@@ -35,9 +35,12 @@ so no product copies its operands.
 
 import ctypes
 import ctypes.util
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from .layers import Layer
 
 
 def keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=256 << 20):
@@ -246,3 +249,73 @@ def flatten_backward(dout, cache):
     x_shape = cache
     _check_dout(dout, (x_shape[0], int(np.prod(x_shape[1:]))))
     return dout.reshape(x_shape)
+
+
+# ----------------------------------------------------------------------------- layer objects
+@dataclass
+class Conv2D(Layer):
+    """Convolution layer: ``convK_W`` (out_channels, in_channels, k, k) and ``convK_b`` (out_channels,).
+
+    Weights are drawn as a (fan_in = in_channels * k * k, fan_out = out_channels) matrix,
+    transposed and reshaped, so any ``helpers.nn.init`` initialiser applies.
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int = 1
+    padding: int = 0
+    param_roles = ("W", "b")
+    key_format = "conv{index}_{role}"
+
+    def shapes(self):
+        W, b = self.param_names
+        return {W: (self.out_channels, self.in_channels, self.kernel_size, self.kernel_size), b: (self.out_channels,)}
+
+    def init(self, rng, dtype, draw):
+        W, b = self.param_names
+        weights = draw(self.in_channels * self.kernel_size**2, self.out_channels, rng, dtype).T
+        return {W: np.ascontiguousarray(weights.reshape(self.shapes()[W])), b: np.zeros(self.out_channels, dtype)}, {}
+
+    def forward(self, x, params, state, training):
+        W, b = self.param_names
+        return conv2d_forward(x, params[W], params[b], self.stride, self.padding)
+
+    def backward(self, dout, cache, grads, need_dx=True):
+        W, b = self.param_names
+        dx, grads[W], grads[b] = conv2d_backward(dout, cache, need_dx)
+        return dx
+
+
+POOLS = {"max": (maxpool2d_forward, maxpool2d_backward), "avg": (avgpool2d_forward, avgpool2d_backward)}
+
+
+@dataclass
+class Pool2D(Layer):
+    """Max or average pooling (``kind``) over ``size x size`` windows moved by ``stride`` (default ``size``)."""
+
+    kind: str = "max"
+    size: int = 2
+    stride: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in POOLS:
+            raise ValueError(f"pool must be one of {sorted(POOLS)}, got {self.kind!r}")
+        self._forward, self._backward = POOLS[self.kind]
+
+    def forward(self, x, params, state, training):
+        return self._forward(x, self.size, self.stride or self.size)
+
+    def backward(self, dout, cache, grads, need_dx=True):
+        return self._backward(dout, cache)
+
+
+@dataclass
+class Flatten(Layer):
+    """(N, ...) -> (N, prod(...)), as the input of a :class:`Linear` layer."""
+
+    def forward(self, x, params, state, training):
+        return flatten_forward(x)
+
+    def backward(self, dout, cache, grads, need_dx=True):
+        return flatten_backward(dout, cache)

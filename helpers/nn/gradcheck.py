@@ -47,7 +47,9 @@ def layer_gradient_errors(forward, backward, inputs, seed=0, h=1e-5):
     w.r.t. ``inputs``, in order (one array or a tuple). With an upstream gradient ``dout``
     (standard normal from ``default_rng(seed)``) they are the gradients of the scalar
     ``sum(forward(*inputs)[0] * dout)``, which is what the finite differences take. Returns one
-    error per input. Use float64 inputs; they are perturbed in place and restored.
+    error per input. Use float64 inputs; they are perturbed in place and restored. Draw the
+    inputs with another seed: a ``dout`` equal to an input can make a gradient vanish (batch
+    norm's ``dx``), and the relative error of a vanishing gradient is rounding noise.
     """
     out, cache = forward(*inputs)
     dout = np.random.default_rng(seed).standard_normal(np.shape(out))

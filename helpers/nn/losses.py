@@ -5,8 +5,10 @@ import numpy as np
 
 def log_softmax(logits):
     """Row-wise log-probabilities via log-sum-exp: the row max is subtracted first, so exp never overflows."""
+    ### BEGIN SOLUTION: return the row-wise log-probabilities log(softmax(logits)), computed so that no exp overflows
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    ### END SOLUTION
 
 
 def softmax(logits):
@@ -36,6 +38,7 @@ def softmax_cross_entropy(logits, y):
         raise ValueError(f"logits must be 2-D (n, classes), got shape {logits.shape}")
     n = logits.shape[0]
     check_labels(y, n, logits.shape[1])
+    ### BEGIN SOLUTION: return (loss, dlogits): the mean cross-entropy of softmax(logits) against the labels y, and its gradient (softmax(logits) - onehot(y)) / n; stable for logits of +-1e4
     rows = np.arange(n)
     log_probs = log_softmax(logits)
     loss = -log_probs[rows, y].sum() / n
@@ -43,6 +46,7 @@ def softmax_cross_entropy(logits, y):
     dlogits[rows, y] -= 1
     dlogits /= n
     return loss, dlogits
+    ### END SOLUTION
 
 
 def l2_penalty(params, reg):

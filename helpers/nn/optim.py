@@ -1,15 +1,20 @@
-"""Stochastic gradient descent and a step learning-rate schedule."""
+"""Update rules (SGD with momentum, RMSProp, Adam) and a step learning-rate schedule.
+
+Each optimizer updates a params dict in place from a gradient dict keyed like it, with
+``step(grads)``; ``lr`` may be changed between steps (see ``step_lr``). Every rule follows
+PyTorch's update step for step (``torch.optim.SGD``, ``RMSprop``, ``Adam``, default options).
+"""
+
+import math
 
 import numpy as np
 
 
 class SGD:
-    """Minibatch SGD that updates a params dict in place.
+    """Minibatch SGD; momentum ``v = momentum * v + g; p -= lr * v`` (PyTorch's convention).
 
-    Momentum follows the PyTorch convention ``v = momentum * v + g; p -= lr * v``
-    (classic momentum with the learning rate applied after the velocity), so it
-    matches ``torch.optim.SGD(momentum=...)`` step for step. ``lr`` may be changed
-    between steps (see ``step_lr``).
+    That is classic momentum with the learning rate applied after the velocity, so it matches
+    ``torch.optim.SGD(momentum=...)`` step for step.
     """
 
     def __init__(self, params, lr, momentum=0.0):
@@ -28,6 +33,77 @@ class SGD:
                 direction *= self.momentum
                 direction += grads[name]
             param -= np.multiply(direction, self.lr, out=self._update[name])
+
+
+class RMSProp:
+    """RMSProp: ``v = alpha * v + (1 - alpha) * g**2; p -= lr * g / (sqrt(v) + eps)``."""
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        self.params = params
+        self.lr, self.alpha, self.eps = lr, alpha, eps
+        self.square_avg = {name: np.zeros_like(p) for name, p in params.items()}
+        self._buffer = {name: np.empty_like(p) for name, p in params.items()}
+
+    def step(self, grads):
+        """Apply one update from ``grads`` (keyed like ``params``)."""
+        for name, param in self.params.items():
+            grad, square_avg, buffer = grads[name], self.square_avg[name], self._buffer[name]
+            square_avg *= self.alpha
+            square_avg += np.multiply(np.multiply(grad, grad, out=buffer), 1 - self.alpha, out=buffer)
+            denominator = np.sqrt(square_avg, out=buffer)
+            denominator += self.eps
+            param -= np.multiply(np.divide(grad, denominator, out=buffer), self.lr, out=buffer)
+
+
+class Adam:
+    """Adam with bias correction: moments ``m``, ``v`` of ``g`` and ``g**2``, then
+    ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)`` at step ``t``.
+    """
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8):
+        self.params = params
+        self.lr, self.betas, self.eps = lr, tuple(betas), eps
+        self.t = 0
+        self.m = {name: np.zeros_like(p) for name, p in params.items()}
+        self.v = {name: np.zeros_like(p) for name, p in params.items()}
+        self._buffer = {name: np.empty_like(p) for name, p in params.items()}
+
+    def step(self, grads):
+        """Apply one update from ``grads`` (keyed like ``params``); buffers reused, no temporaries."""
+        beta1, beta2 = self.betas
+        self.t += 1
+        step_size = self.lr / (1 - beta1**self.t)
+        correction2_sqrt = math.sqrt(1 - beta2**self.t)  # a Python float keeps float32 arrays float32
+        for name, param in self.params.items():
+            grad, m, v, buffer = grads[name], self.m[name], self.v[name], self._buffer[name]
+            m *= beta1
+            m += np.multiply(grad, 1 - beta1, out=buffer)
+            v *= beta2
+            v += np.multiply(np.multiply(grad, grad, out=buffer), 1 - beta2, out=buffer)
+            denominator = np.sqrt(v, out=buffer)
+            denominator /= correction2_sqrt
+            denominator += self.eps
+            param -= np.multiply(np.divide(m, denominator, out=buffer), step_size, out=buffer)
+
+
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam}
+
+
+def make_optimizer(optimizer, params, lr, momentum=0.0):
+    """The optimizer for ``params``: a name in ``OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``.
+
+    ``momentum`` applies to ``"sgd"`` only; pass e.g. ``functools.partial(Adam, betas=...)`` for
+    other options.
+    """
+    if callable(optimizer):
+        return optimizer(params, lr)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be a factory or one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer == "sgd":
+        return SGD(params, lr, momentum)
+    if momentum:
+        raise ValueError(f"momentum applies to optimizer='sgd' only, got optimizer={optimizer!r}, momentum={momentum}")
+    return OPTIMIZERS[optimizer](params, lr)
 
 
 def step_lr(epoch, base_lr, step_size, gamma):

@@ -1,0 +1,278 @@
+"""The hand-off to a grader: one archive with what quick inference needs, verified on arrival.
+
+:func:`build` packs a profile's artifacts (parameter pickles, test features and labels, class
+names, reports, confusion matrices, predictions and probabilities, a few raw test images, the
+executed notebooks as HTML) with their manifests, plus ``environment.json`` (Python, packages,
+BLAS, CPU) and a top-level ``submission.json`` listing every member with its sha256.
+:func:`open_submission` extracts such an archive and refuses it if a member is missing, altered,
+unlisted or has an unsafe name; after that the members load through :mod:`helpers.artifacts`
+(checksummed, restricted unpickler) like local artifacts.
+
+:func:`load_student_params` reads a bare parameter pickle in one of the seeds' layouts (no
+manifest), converts it to the project's layout and says loudly that it is unverified.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from helpers import artifacts, config
+
+FORMAT = 1
+TOP_MANIFEST = "submission.json"
+ENVIRONMENT = "environment.json"
+
+# (artifact, the notebook that makes it): what the quick-inference notebook reads
+ARTIFACTS = (
+    ("features/test.npz", "01_features"),
+    ("features/class_names.json", "01_features"),
+    ("unaug_model_params.pkl", "03_mlp_from_scratch"),
+    ("aug_model_params.pkl", "03_mlp_from_scratch"),
+    ("better_model_params.pkl", "03_mlp_from_scratch"),
+    ("better_feature_scaling.npz", "03_mlp_from_scratch"),
+    ("reports/unaug_classification_report.json", "04_compare"),
+    ("reports/aug_classification_report.json", "04_compare"),
+    ("reports/better_classification_report.json", "04_compare"),
+    ("reports/predictions.npz", "04_compare"),
+    ("reports/confusion_matrices.npz", "04_compare"),
+    ("reports/summary.json", "04_compare"),
+    ("reports/demo_images.npz", "04_compare"),
+)
+# executed notebooks shipped as HTML: the ones that made the artifacts are required
+REQUIRED_HTML = ("01_features", "02_augmentation", "03_mlp_from_scratch", "04_compare")
+PACKAGES = ("numpy", "torch", "torchvision", "scikit-learn", "pandas", "matplotlib", "seaborn", "threadpoolctl")
+
+
+class SubmissionError(RuntimeError):
+    """A submission archive is incomplete, altered or unsafe."""
+
+
+# ----------------------------------------------------------------------------- building
+def archive_name(profile: str, weights: str) -> str:
+    """``submission-<profile>-<weights>.zip``; a weights file is named by its stem."""
+    word = str(weights).strip()
+    tag = word.lower() if word.lower() in ("imagenet", "random") else Path(word).stem
+    return f"submission-{profile}-{tag}.zip"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, ``platform`` elsewhere)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict:
+    """Where a run happened: Python, platform, CPU, package versions, BLAS libraries."""
+    from threadpoolctl import threadpool_info
+
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    blas = [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads")}
+            for info in threadpool_info() if info.get("user_api") == "blas"]
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu": cpu_model(),
+            "cores": os.cpu_count(), "packages": versions, "blas": blas,
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+def _members(run_dir: Path) -> list[tuple[str, Path]]:
+    """(name in the archive, file) for every artifact, its manifest and the HTML notebooks; checks each."""
+    members = []
+    for name, producer in ARTIFACTS:
+        file = run_dir / name
+        try:
+            artifacts.verify(file, producer)
+        except artifacts.ArtifactError as err:
+            raise SubmissionError(f"cannot pack {name}: {err}") from err
+        members += [(name, file), (f"{name}.manifest.json", artifacts.manifest_path(file))]
+    html = {file.stem: file for file in sorted((run_dir / "notebooks").glob("*.html"))}
+    missing = [stem for stem in REQUIRED_HTML if stem not in html]
+    if missing:
+        raise SubmissionError(
+            f"no executed copy of {', '.join(missing)} in {run_dir / 'notebooks'}: run the notebooks with "
+            "`make run` (or `python scripts/run_notebooks.py`), which saves them as HTML there")
+    members += [(f"notebooks/{stem}.html", file) for stem, file in html.items()]
+    return members
+
+
+def build(run_dir: Path | None = None, out_dir: Path | None = None) -> Path:
+    """Pack the current profile's artifacts (or ``run_dir``'s) into ``out_dir/submission-*.zip``."""
+    run_dir = Path(run_dir) if run_dir else config.run_dir()
+    out_dir = Path(out_dir) if out_dir else config.REPO_ROOT / "dist"
+    members = _members(run_dir)
+    features_config = artifacts.read_manifest(run_dir / "features/test.npz")["config"]
+    env = json.dumps(environment(), indent=2).encode()
+    listing = {name: {"sha256": artifacts.sha256_of(file), "bytes": file.stat().st_size} for name, file in members}
+    listing[ENVIRONMENT] = {"sha256": hashlib.sha256(env).hexdigest(), "bytes": len(env)}
+    top = {"format": FORMAT, "profile": features_config["profile"], "weights": features_config["weights"],
+           "weights_id": features_config["weights_id"], "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+           "members": listing}
+    archive = out_dir / archive_name(top["profile"], top["weights"])
+
+    def write(fh):
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+            zf.writestr(TOP_MANIFEST, json.dumps(top, indent=2))
+            zf.writestr(ENVIRONMENT, env)
+            for name, file in members:
+                zf.write(file, name)
+
+    artifacts.atomic_write(archive, write)
+    return archive
+
+
+# ----------------------------------------------------------------------------- opening
+@dataclass(frozen=True)
+class Submission:
+    """An extracted, verified archive: ``root`` is laid out like ``artifacts/<profile>/``."""
+
+    archive: Path
+    root: Path
+    manifest: dict
+    environment: dict
+
+    @property
+    def profile(self) -> str:
+        return self.manifest["profile"]
+
+    @property
+    def weights(self) -> str:
+        return self.manifest["weights"]
+
+    @property
+    def weights_id(self) -> str:
+        return self.manifest["weights_id"]
+
+
+def _safe_name(name: str, archive: Path) -> PurePosixPath:
+    member = PurePosixPath(name)
+    if member.is_absolute() or ".." in member.parts or "\\" in name or ":" in name or not member.parts:
+        raise SubmissionError(f"{archive}: member {name!r} has an unsafe path; the archive is refused")
+    return member
+
+
+def open_submission(archive: str | os.PathLike, extract_to: Path | None = None) -> Submission:
+    """Verify every member of ``archive`` against its ``submission.json`` and extract it."""
+    archive = Path(archive).expanduser()
+    if not archive.is_file():
+        raise SubmissionError(f"submission {archive} does not exist: pass the path of a submission-*.zip "
+                              "made by `make submission`")
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as err:
+        raise SubmissionError(f"{archive} is not a zip archive ({err}): ask for the file made by `make submission`") from err
+    with zf:
+        names = zf.namelist()
+        if TOP_MANIFEST not in names:
+            raise SubmissionError(f"{archive} has no {TOP_MANIFEST}: it was not made by `make submission`")
+        top = json.loads(zf.read(TOP_MANIFEST))
+        if top.get("format") != FORMAT:
+            raise SubmissionError(f"{archive}: unknown submission format {top.get('format')!r} (this bundle reads {FORMAT})")
+        listed = top["members"]
+        for name in names:
+            _safe_name(name, archive)
+        unlisted = sorted(set(names) - set(listed) - {TOP_MANIFEST})
+        if unlisted:
+            raise SubmissionError(f"{archive}: {', '.join(unlisted)} not listed in {TOP_MANIFEST}; the archive is refused")
+        missing = sorted(set(listed) - set(names))
+        if missing:
+            raise SubmissionError(f"{archive}: member {', '.join(missing)} is missing")
+        digest = artifacts.sha256_of(archive)
+        root = Path(extract_to) if extract_to else config.artifacts_root() / "submissions" / digest[:16]
+        shutil.rmtree(root, ignore_errors=True)
+        for name, entry in listed.items():
+            # the size is checked before reading, so a forged member cannot make us unpack gigabytes
+            data = zf.read(name) if zf.getinfo(name).file_size == entry["bytes"] else None
+            if data is None or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                shutil.rmtree(root, ignore_errors=True)
+                raise SubmissionError(f"{archive}: member {name} does not match {TOP_MANIFEST} "
+                                      "(altered or damaged); the archive is refused")
+            target = root / _safe_name(name, archive)
+            artifacts.atomic_write(target, lambda fh, data=data: fh.write(data))
+    return Submission(archive, root, top, json.loads((root / ENVIRONMENT).read_text()))
+
+
+# ----------------------------------------------------------------------------- foreign pickles
+UNVERIFIED_BANNER = "UNVERIFIED: {file} has no manifest; its origin and integrity cannot be checked."
+
+
+def _layer_shapes(params: dict, file: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    keys = sorted(params, key=str)
+    layers = len(params) // 2
+    expected = sorted(f"{kind}{i}" for i in range(1, layers + 1) for kind in "Wb")
+    if layers < 1 or keys != expected:
+        raise ValueError(f"{file}: keys {keys} are not W1, b1, ..., WL, bL")
+    pairs = [(np.asarray(params[f"W{i}"]), np.asarray(params[f"b{i}"])) for i in range(1, layers + 1)]
+    for W, b in pairs:
+        if W.ndim != 2 or b.ndim not in (1, 2) or not (np.issubdtype(W.dtype, np.floating)
+                                                       and np.issubdtype(b.dtype, np.floating)):
+            raise ValueError(f"{file}: {_shapes(pairs)} are not floating weight matrices and bias vectors")
+    return pairs
+
+
+def _shapes(pairs) -> str:
+    return ", ".join(f"W{i} {tuple(W.shape)} b{i} {tuple(b.shape)}" for i, (W, b) in enumerate(pairs, 1))
+
+
+def _fits(pairs, layout: str, in_features: int | None, num_classes: int | None) -> bool:
+    """Whether every layer reads as ``rows`` (W (in, out), b (out,) or (1, out)) or ``columns`` (W (out, in))."""
+    sizes = []
+    for W, b in pairs:
+        fan_in, fan_out = W.shape if layout == "rows" else W.shape[::-1]
+        bias_ok = b.shape == (fan_out,) or b.shape == ((1, fan_out) if layout == "rows" else (fan_out, 1))
+        if not bias_ok or (sizes and sizes[-1] != fan_in):
+            return False
+        sizes += [fan_in, fan_out] if not sizes else [fan_out]
+    return (in_features is None or sizes[0] == in_features) and (num_classes is None or sizes[-1] == num_classes)
+
+
+def load_student_params(file: str | os.PathLike, in_features: int | None = 512, num_classes: int | None = 10,
+                        activation: str = "relu"):
+    """``(MLP, layout)`` from a bare pickle in a seed layout: ``rows`` (seed 001: W1 (512, 64), b1 (1, 64))
+    or ``columns`` (seed 000: W1 (64, 512), b1 (64, 1)).
+
+    The pickle goes through the restricted unpickler; the layout is recognised from the shapes, and
+    ambiguous or inconsistent shapes are refused naming the file and the shapes. Such a file has no
+    manifest, so a loud warning says it is unverified; its activation cannot be known and is taken as
+    ``activation`` (the seeds used ReLU).
+    """
+    from helpers.nn import MLP
+
+    file = Path(file)
+    raw = artifacts.safe_unpickle(file)
+    if not isinstance(raw, dict):
+        raise ValueError(f"{file} holds a {type(raw).__name__}, not a dict of parameters")
+    params = {key.decode() if isinstance(key, bytes) else key: value for key, value in raw.items()}
+    pairs = _layer_shapes(params, file)
+    layouts = [layout for layout in ("rows", "columns") if _fits(pairs, layout, in_features, num_classes)]
+    if len(layouts) != 1:
+        problem = "fit both the row and the column layout (ambiguous)" if layouts else "fit neither layout"
+        raise ValueError(f"{file}: shapes {_shapes(pairs)} {problem}; expected W1 ({in_features}, hidden) with "
+                         f"b1 (1, hidden) or (hidden,), or W1 (hidden, {in_features}) with b1 (hidden, 1)")
+    layout = layouts[0]
+    dtype = np.result_type(*[array.dtype for pair in pairs for array in pair])
+    converted = {}
+    for i, (W, b) in enumerate(pairs, 1):
+        converted[f"W{i}"] = np.ascontiguousarray(W if layout == "rows" else W.T, dtype=dtype)
+        converted[f"b{i}"] = np.ascontiguousarray(b.reshape(-1), dtype=dtype)
+    print("!" * 100 + "\n" + UNVERIFIED_BANNER.format(file=file) + f"\nread as the {layout} layout with "
+          f"{activation} hidden units: {_shapes(pairs)}\n" + "!" * 100, file=sys.stderr, flush=True)
+    return MLP.from_params(converted, activation=activation), layout
+
