@@ -46,6 +46,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGENET_WEIGHTS = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
 IMAGENET_FILE = Path(IMAGENET_WEIGHTS.url).name  # resnet18-f37072fd.pth
+IMAGENET_SHA256_PREFIX = torch.hub.HASH_REGEX.search(IMAGENET_FILE).group(1)  # f37072fd: torchvision's check
 RANDOM_SEED = 0
 PRECISIONS = ("auto", "fp32", "bf16")
 PRODUCER = "features"
@@ -86,6 +87,19 @@ def describe_weights(weights: str | os.PathLike) -> str:
     if source == "random":
         return f"RANDOM (seed {RANDOM_SEED}): NOT ImageNet features, accuracies will be far below the seeds'"
     return f"state_dict file {source}"
+
+
+def weights_kind(weights: str | os.PathLike) -> str:
+    """``'imagenet'``, ``'random'`` or ``'file'`` (any other state_dict): what the weights are, not what they are called.
+
+    A local file counts as ImageNet when its sha256 starts with the prefix torchvision puts
+    in the file name and checks after downloading (``resnet18-f37072fd.pth``), whatever the
+    file is called; a file of that name with other contents does not.
+    """
+    source = _weights_source(weights)
+    if isinstance(source, Path):
+        return "imagenet" if artifacts.sha256_of(source).startswith(IMAGENET_SHA256_PREFIX) else "file"
+    return source
 
 
 def weights_id(weights: str | os.PathLike) -> str:

@@ -81,6 +81,18 @@ def test_anything_but_the_exact_words_or_a_file_is_refused(weights):
         features.load_backbone(weights)
 
 
+def test_weights_kind_goes_by_the_files_sha256_not_its_name(tmp_path, monkeypatch):
+    assert features.IMAGENET_SHA256_PREFIX == "f37072fd"
+    imagenet_copy, impostor = tmp_path / "renamed.pth", tmp_path / features.IMAGENET_FILE
+    imagenet_copy.write_bytes(b"stands in for the ImageNet weights")
+    impostor.write_bytes(b"other weights under the ImageNet file name")
+    # the real file is not here (no internet): let this file's sha256 prefix play the ImageNet one's
+    monkeypatch.setattr(features, "IMAGENET_SHA256_PREFIX", artifacts.sha256_of(imagenet_copy)[:8])
+    assert features.weights_kind(imagenet_copy) == "imagenet"  # so notebook 03 uses the ImageNet floor
+    assert features.weights_kind(impostor) == "file"
+    assert features.weights_kind(" ImageNet ") == "imagenet" and features.weights_kind("random") == "random"
+
+
 def test_local_state_dict_gives_the_in_memory_models_features(tmp_path):
     torch.manual_seed(1)
     model = torchvision.models.resnet18().eval()
