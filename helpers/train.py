@@ -109,6 +109,7 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
     cache for the forward and the weight-gradient products, which measured faster than
     gathering the whole shuffled epoch up front and slicing it.
     """
+    ### BEGIN SOLUTION: for each batch of rows of `order` (see batch_slices), take model.loss on those rows of X and y, then optimizer.step with its gradients
     X_batch = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
     y_batch = np.empty(batch_size, dtype=y.dtype)
     for batch in batch_slices(len(order), batch_size):
@@ -116,6 +117,7 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
         size = len(rows)
         _, grads = model.loss(X.take(rows, axis=0, out=X_batch[:size]), y.take(rows, out=y_batch[:size]))
         optimizer.step(grads)
+    ### END SOLUTION
 
 
 def _named_sets(model, eval_sets):
