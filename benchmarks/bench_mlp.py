@@ -130,15 +130,15 @@ def main():
     for threads, epoch_s in numpy_times.items():
         print(f"{SEED_EPOCHS} epochs incl. evaluation, {threads} BLAS thread(s) for the steps: "
               f"~{(epoch_s + eval_s) * SEED_EPOCHS:.1f} s")
-    history = train(model, X_train, y_train, epochs=3, batch_size=args.batch, X_test=X_test, y_test=y_test,
+    history = train(model, X_train, y_train, epochs=3, batch_size=args.batch, eval_sets={"test": (X_test, y_test)},
                     progress=False)
     print(f"train() with defaults: median epoch incl. evaluation {np.median(history.epoch_time):.3f} s")
     if args.full:
         start = time.perf_counter()
         history = train(MLP(layer_sizes), X_train, y_train, epochs=SEED_EPOCHS, batch_size=args.batch,
-                        X_test=X_test, y_test=y_test, progress=False)
+                        eval_sets={"test": (X_test, y_test)}, progress=False)
         print(f"full {SEED_EPOCHS}-epoch train(): {time.perf_counter() - start:.1f} s, "
-              f"final test accuracy {history.test_acc[-1]:.4f}")
+              f"final test accuracy {history.acc['test'][-1]:.4f}")
 
     numpy_s, torch_s = numpy_times[default_threads], min(torch_times.values())
     print(f"numpy_epoch_s={numpy_s:.3f} torch_epoch_s={torch_s:.3f} ratio={numpy_s / torch_s:.2f}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.train import History
+
 
 def image_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], per_class: int = 8,
                seed: int = 0, title: str | None = None):
@@ -61,18 +63,40 @@ def feature_projection(features: np.ndarray, labels: np.ndarray, class_names: li
     return fig
 
 
-def training_curves(histories: dict, title: str | None = None):
-    """Loss and accuracy per epoch, train (solid) and test (dashed), one colour per run."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4))
-    for colour, (name, history) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], histories.items()):
-        epochs = np.arange(1, len(history["train_loss"]) + 1)
-        for split, style in (("train", "-"), ("test", "--")):
-            if len(history.get(f"{split}_loss", [])):
-                loss_ax.plot(epochs, history[f"{split}_loss"], style, color=colour, label=f"{name} {split}")
-                acc_ax.plot(epochs, history[f"{split}_acc"], style, color=colour, label=f"{name} {split}")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (loss_ax, acc_ax):
+SPLIT_STYLES = {"train": "-", "validation": ":", "test": "--"}  # other split names get dash-dot
+
+
+def training_curves(histories: dict, splits: list[str] | None = None, *, per_run: bool = False,
+                    title: str | None = None):
+    """Loss and accuracy per epoch of named runs, each split by its name (train solid, validation dotted, test dashed).
+
+    ``histories`` maps a run's name to its ``History`` or ``History.to_dict()``; ``splits``
+    picks the splits to draw (default: every split a run has). ``per_run=False`` draws one
+    loss and one accuracy panel with a colour per run; ``per_run=True`` a column per run (loss
+    above, accuracy below). Grey lines mark learning-rate changes; a star marks the epoch of the
+    returned model (``History.model_epoch``) when it is not the last one.
+    """
+    runs = {name: History.from_dict(h) if isinstance(h, dict) else h for name, h in histories.items()}
+    rows, columns = (2, len(runs)) if per_run else (1, 2)
+    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 6.5) if per_run else (12, 4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (name, history) in enumerate(runs.items()):
+        loss_ax, acc_ax = axes[:, index] if per_run else axes[0]
+        drawn = [split for split in (splits or history.loss) if split in history.loss]
+        for split_index, split in enumerate(drawn):
+            colour = colours[(split_index if per_run else index) % len(colours)]
+            style = dict(ls=SPLIT_STYLES.get(split, "-."), color=colour, label=split if per_run else f"{name} {split}")
+            for ax, values in ((loss_ax, history.loss[split]), (acc_ax, history.acc[split])):
+                ax.plot(np.arange(1, len(values) + 1), values, **style)
+                if history.model_epoch is not None and history.model_epoch < len(values) - 1:
+                    ax.plot(history.model_epoch + 1, values[history.model_epoch], "*", ms=10, color=style["color"])
+        for ax in (loss_ax, acc_ax):
+            for change in np.flatnonzero(np.diff(history.lr)) + 1:
+                ax.axvline(change + 0.5, color="grey", ls=":", lw=1)
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title=f"{name}: loss" if per_run else "loss")
+        acc_ax.set(xlabel="epoch", ylabel="accuracy", title=f"{name}: accuracy" if per_run else "accuracy")
+    for ax in axes.flat:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
@@ -81,17 +105,20 @@ def training_curves(histories: dict, title: str | None = None):
     return fig
 
 
-def confusion_heatmaps(counts: np.ndarray, class_names: list[str], title: str = ""):
-    """The confusion matrix as counts and row-normalised, side by side (seaborn heatmaps)."""
+def confusion_heatmaps(counts: np.ndarray, class_names: list[str], title: str = "",
+                       views: tuple[str, ...] = ("counts", "row-normalised")):
+    """The confusion matrix as counts and/or row-normalised (recall on the diagonal), side by side."""
     import seaborn as sns
 
     from helpers.metrics import row_normalise
 
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6))
-    for ax, data, fmt, label in ((axes[0], counts, "d", "counts"), (axes[1], row_normalise(counts), ".2f", "row-normalised")):
-        sns.heatmap(data, annot=True, fmt=fmt, cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7},
-                    xticklabels=class_names, yticklabels=class_names)
-        ax.set(xlabel="predicted", ylabel="true", title=f"{title} ({label})".strip())
+    drawn = {"counts": (counts, "d", {}), "row-normalised": (row_normalise(counts), ".2f", {"vmin": 0, "vmax": 1})}
+    fig, axes = plt.subplots(1, len(views), figsize=(7.5 * len(views), 6), squeeze=False)
+    for ax, view in zip(axes[0], views):
+        data, fmt, scale = drawn[view]
+        sns.heatmap(data, annot=True, fmt=fmt, cmap="Blues", cbar=False, square=True, ax=ax, annot_kws={"fontsize": 7},
+                    xticklabels=class_names, yticklabels=class_names, **scale)
+        ax.set(xlabel="predicted", ylabel="true", title=f"{title} ({view})".strip())
     fig.tight_layout()
     return fig
 

@@ -4,10 +4,14 @@ Reproducibility: ``train(..., seed=s)`` shuffles epoch ``e`` with the ``e``-th
 ``permutation`` drawn from ``np.random.default_rng(s)`` (see ``epoch_orders``); the
 optional validation split comes from a separate generator (see ``split_indices``),
 so a reference implementation (e.g. PyTorch) can replay the same batches.
+
+Splits have names: ``"train"`` (the rows the steps use), ``"validation"`` (held out with
+``val_fraction`` or passed in ``eval_sets``) and any other set passed in ``eval_sets``
+(usually ``"test"``). ``History`` records each under its name.
 """
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -17,31 +21,43 @@ from .nn import make_optimizer, softmax_cross_entropy, step_lr
 from .progress import tqdm
 
 _BLAS = ThreadpoolController()
+TRAIN, VALIDATION = "train", "validation"  # split names that train() gives meaning to
 
 
 @dataclass
 class History:
-    """Per-epoch metrics; losses are mean cross-entropy on the whole set (no L2 term).
+    """Per-epoch metrics of one run, each split under its name (``"train"``, ``"validation"``, ...).
 
-    ``val_*`` stay empty without a validation split, ``test_*`` without a test set.
-    ``epoch_time`` is wall seconds per epoch, evaluation included. ``best_epoch`` is the
-    0-based epoch with the lowest validation loss (None without a validation split).
+    ``loss[split]`` is the mean cross-entropy on the whole split (no L2 term) after each
+    epoch, ``acc[split]`` the accuracy; ``lr`` the learning rate of each epoch and
+    ``epoch_time`` its wall seconds, evaluation included. ``best_epoch`` is the 0-based
+    epoch with the lowest validation loss (None without a validation split);
+    ``model_epoch`` the epoch whose parameters the trained model holds (see ``train``).
+    A history filled by another loop (notebook 06's PyTorch runs) may leave ``lr`` and
+    ``epoch_time`` empty.
     """
 
-    train_loss: list = field(default_factory=list)
-    train_acc: list = field(default_factory=list)
-    test_loss: list = field(default_factory=list)
-    test_acc: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_acc: list = field(default_factory=list)
+    loss: dict = field(default_factory=dict)
+    acc: dict = field(default_factory=dict)
     lr: list = field(default_factory=list)
     epoch_time: list = field(default_factory=list)
     best_epoch: int | None = None
+    model_epoch: int | None = None
 
     def to_dict(self):
-        """Plain dict of lists of floats (and ``best_epoch``), for JSON or pickle."""
-        return {name: value if name == "best_epoch" else [float(v) for v in value]
-                for name, value in asdict(self).items()}
+        """Plain dicts and lists of floats (epochs as ints or None), for JSON or pickle."""
+        return {"loss": {split: [float(v) for v in values] for split, values in self.loss.items()},
+                "acc": {split: [float(v) for v in values] for split, values in self.acc.items()},
+                "lr": [float(v) for v in self.lr], "epoch_time": [float(v) for v in self.epoch_time],
+                "best_epoch": self.best_epoch, "model_epoch": self.model_epoch}
+
+    @classmethod
+    def from_dict(cls, data):
+        """The ``History`` that ``to_dict`` (or its JSON) describes."""
+        if not {"loss", "acc"} <= set(data):
+            raise ValueError("not a History.to_dict(): histories saved before splits had names (keys "
+                             "such as 'train_loss') are out of date; rerun the notebook that saved it")
+        return cls(**data)
 
 
 def batch_slices(n, batch_size):
@@ -94,6 +110,7 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
     cache for the forward and the weight-gradient products, which measured faster than
     gathering the whole shuffled epoch up front and slicing it.
     """
+    ### BEGIN SOLUTION: for each batch of rows of `order` (see batch_slices), take model.loss on those rows of X and y, then optimizer.step with its gradients
     X_batch = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
     y_batch = np.empty(batch_size, dtype=y.dtype)
     for batch in batch_slices(len(order), batch_size):
@@ -101,44 +118,64 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
         size = len(rows)
         _, grads = model.loss(X.take(rows, axis=0, out=X_batch[:size]), y.take(rows, out=y_batch[:size]))
         optimizer.step(grads)
+    ### END SOLUTION
+
+
+def _named_sets(model, eval_sets):
+    """``eval_sets`` checked and cast: ``{name: (X, y)}``, ``"train"`` being reserved."""
+    checked = {}
+    for name, (X, y) in (eval_sets or {}).items():
+        if name == TRAIN:
+            raise ValueError("eval_sets: 'train' names the training rows; give the other sets other names")
+        X = model.check_inputs(X, y, f"eval_sets[{name!r}] X", f"eval_sets[{name!r}] y")
+        checked[name] = X, np.asarray(y)
+    return checked
 
 
 def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=100, lr_gamma=0.1,
-          momentum=0.0, seed=0, X_test=None, y_test=None, val_fraction=0.0, patience=None,
+          momentum=0.0, seed=0, eval_sets=None, val_fraction=0.0, patience=None, restore_best=True,
           progress=True, blas_threads=None, optimizer="sgd"):
     """Train ``model`` in place with minibatch SGD and return a ``History``.
 
     The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``. After every epoch the
-    train (and test / validation) loss and accuracy are computed on the whole sets. With
-    ``val_fraction > 0`` that share of ``X_train`` is held out; ``patience`` then stops
-    training after that many epochs without a lower validation loss and restores the best
-    params. The SGD steps run with ``blas_threads`` BLAS threads (None:
-    ``config.blas_threads()``, chosen from the machine), the evaluation (larger products:
-    100k rows in 0.06 s with two threads, 0.085 s with one) with the process default.
+    loss and accuracy of every split are computed on the whole split: ``"train"`` and each
+    ``(X, y)`` of ``eval_sets`` (a dict such as ``{"validation": ..., "test": ...}``) under
+    its name. ``val_fraction > 0`` holds that share of ``X_train`` out as the
+    ``"validation"`` split instead.
+
+    The rule for the returned model: with a validation split and ``restore_best`` (the
+    default) it holds the parameters of the epoch with the lowest validation loss,
+    otherwise those of the last epoch run; ``History.model_epoch`` says which.
+    ``patience`` (needs a validation split) stops training after that many epochs without
+    a lower validation loss.
+
+    The SGD steps run with ``blas_threads`` BLAS threads (None: ``config.blas_threads()``,
+    chosen from the machine), the evaluation (larger products: 100k rows in 0.06 s with two
+    threads, 0.085 s with one) with the process default.
 
     ``optimizer`` is a name in ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``
     (see ``helpers.nn.make_optimizer``); ``momentum`` applies to ``"sgd"``. Steps run the model in
-    training mode (``model.loss``), evaluation in evaluation mode (``model.scores``); early
-    stopping restores the non-learned ``model.state`` (e.g. running statistics) with the params.
+    training mode (``model.loss``), evaluation in evaluation mode (``model.scores``); restoring
+    the best epoch restores the non-learned ``model.state`` (e.g. running statistics) with the params.
     """
     X_train = model.check_inputs(X_train, y_train, "X_train", "y_train")
     y_train = np.asarray(y_train)
-    if (X_test is None) != (y_test is None):
-        raise ValueError("X_test and y_test must be given together")
-    if X_test is not None:
-        X_test = model.check_inputs(X_test, y_test, "X_test", "y_test")
-        y_test = np.asarray(y_test)
+    splits = _named_sets(model, eval_sets)
     fit_idx, val_idx = split_indices(len(X_train), val_fraction, seed)
-    has_val = len(val_idx) > 0
-    if patience is not None and not has_val:
-        raise ValueError("patience needs a validation split: set val_fraction so that it holds rows")
-    if has_val:
-        X_val, y_val = X_train[val_idx], y_train[val_idx]
+    if len(val_idx):
+        if VALIDATION in splits:
+            raise ValueError("val_fraction and eval_sets['validation'] both give a validation split: pass one")
+        splits[VALIDATION] = X_train[val_idx], y_train[val_idx]
         X_train, y_train = X_train[fit_idx], y_train[fit_idx]
+    has_val = VALIDATION in splits
+    if patience is not None and not has_val:
+        raise ValueError("patience needs a validation split: set val_fraction so that it holds rows, "
+                         "or pass eval_sets['validation']")
+    splits = {TRAIN: (X_train, y_train), **splits}
 
     optimizer = make_optimizer(optimizer, model.params, lr, momentum)
     rng = np.random.default_rng(seed)
-    history = History()
+    history = History(loss={name: [] for name in splits}, acc={name: [] for name in splits})
     best_val_loss, best_params = np.inf, None
     bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
     for epoch in bar:
@@ -147,26 +184,25 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
         order = rng.permutation(len(X_train))
         with _BLAS.limit(limits=config.blas_threads() if blas_threads is None else blas_threads, user_api="blas"):
             sgd_epoch(model, optimizer, X_train, y_train, order, batch_size)
-        metrics = {"train": evaluate(model, X_train, y_train)}
-        if X_test is not None:
-            metrics["test"] = evaluate(model, X_test, y_test)
-        if has_val:
-            metrics["val"] = evaluate(model, X_val, y_val)
-        for split, (loss, acc) in metrics.items():
-            getattr(history, f"{split}_loss").append(loss)
-            getattr(history, f"{split}_acc").append(acc)
+        for name, (X, y) in splits.items():
+            loss, acc = evaluate(model, X, y)
+            history.loss[name].append(loss)
+            history.acc[name].append(acc)
         history.lr.append(optimizer.lr)
         history.epoch_time.append(time.perf_counter() - start)
-        bar.set_postfix({f"{split}_{name}": f"{value:.4f}" for split, values in metrics.items()
-                         for name, value in zip(("loss", "acc"), values)})
+        history.model_epoch = epoch
+        bar.set_postfix({f"{name}_{metric}": f"{values[name][-1]:.4f}" for name in splits
+                         for metric, values in (("loss", history.loss), ("acc", history.acc))})
 
-        if has_val and metrics["val"][0] < best_val_loss:
-            best_val_loss, history.best_epoch = metrics["val"][0], epoch
-            best_params = {name: p.copy() for name, p in {**model.params, **model.state}.items()}
+        if has_val and history.loss[VALIDATION][-1] < best_val_loss:
+            best_val_loss, history.best_epoch = history.loss[VALIDATION][-1], epoch
+            if restore_best:
+                best_params = {name: p.copy() for name, p in {**model.params, **model.state}.items()}
         elif patience is not None and epoch - history.best_epoch >= patience:
             break
     bar.close()
-    if patience is not None and best_params is not None:
+    if best_params is not None and history.best_epoch != history.model_epoch:
         for name, p in {**model.params, **model.state}.items():
             p[...] = best_params[name]
+        history.model_epoch = history.best_epoch
     return history

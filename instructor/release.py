@@ -110,6 +110,16 @@ def tracked_files(repo: Path = REPO) -> list[str]:
     return sorted(name for name in listed if (repo / name).is_file())
 
 
+def released_files(repo: Path = REPO) -> list[str]:
+    """What a release copies: the tracked files but the instructor-only ones."""
+    return [name for name in tracked_files(repo) if not name.startswith(EXCLUDED)]
+
+
+def python_sources(repo: Path = REPO) -> dict[str, str]:
+    """The text of every released Python file, by repository-relative path."""
+    return {name: (repo / name).read_text(encoding="utf-8") for name in released_files(repo) if name.endswith(".py")}
+
+
 def _text_lines(file: Path) -> list[str]:
     """Stripped lines of a text file; for a notebook, of its cells' sources."""
     try:
@@ -155,12 +165,9 @@ def build(out: Path, repo: Path = REPO) -> list[Region]:
         if not (out / RELEASE_MARK).exists():
             raise ReleaseError(f"{out} exists and is not a student release: choose an empty or new folder")
         shutil.rmtree(out)
-    files = [name for name in tracked_files(repo) if not name.startswith(EXCLUDED)]
-    regions, texts = [], {}
-    for name in files:
-        if name.endswith(".py"):
-            texts[name] = (repo / name).read_text(encoding="utf-8")
-            regions += find_regions(name, texts[name])
+    files = released_files(repo)
+    texts = python_sources(repo)
+    regions = [region for name, text in texts.items() for region in find_regions(name, text)]
     if not regions:
         raise ReleaseError(f"no {BEGIN} markers found under {repo}: nothing to hand out")
     for name in files:

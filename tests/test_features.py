@@ -85,6 +85,18 @@ def test_anything_but_the_exact_words_or_a_file_is_refused(weights):
         features.load_backbone(weights)
 
 
+def test_weights_kind_goes_by_the_files_sha256_not_its_name(tmp_path, monkeypatch):
+    assert features.IMAGENET_SHA256_PREFIX == "f37072fd"
+    imagenet_copy, impostor = tmp_path / "renamed.pth", tmp_path / features.IMAGENET_FILE
+    imagenet_copy.write_bytes(b"stands in for the ImageNet weights")
+    impostor.write_bytes(b"other weights under the ImageNet file name")
+    # the real file is not here (no internet): let this file's sha256 prefix play the ImageNet one's
+    monkeypatch.setattr(features, "IMAGENET_SHA256_PREFIX", artifacts.sha256_of(imagenet_copy)[:8])
+    assert features.weights_kind(imagenet_copy) == "imagenet"  # so notebook 03 uses the ImageNet floor
+    assert features.weights_kind(impostor) == "file"
+    assert features.weights_kind(" ImageNet ") == "imagenet" and features.weights_kind("random") == "random"
+
+
 def test_local_state_dict_gives_the_in_memory_models_features(tmp_path):
     torch.manual_seed(1)
     model = torchvision.models.resnet18().eval()
@@ -310,3 +322,94 @@ def test_a_killed_extraction_resumes_where_it_stopped(monkeypatch, tmp_path, cou
     monkeypatch.setenv("BUNDLE_ARTIFACTS", str(tmp_path / "uninterrupted"))
     uninterrupted = features.cached_features(images, "random", resolution=SMALL, chunk_size=64, progress=False)
     assert np.array_equal(resumed, uninterrupted)
+
+
+# ----------------------------------------------------------------------------- backends, calibrated weights
+@pytest.fixture(scope="module")
+def calibrated(real_images, tmp_path_factory):
+    """A ResNet18 file whose batch norms have real statistics and affine parameters, and its fp32 reference.
+
+    A fresh network has running mean 0 / variance 1 and weight 1 / bias 0, under which folding batch
+    norm is nearly the identity, so a folding or preprocessing mistake would go unseen. Here the
+    statistics come from train-mode passes over real images, and the affine parameters are random.
+    """
+    torch.manual_seed(1)
+    model = torchvision.models.resnet18(weights=None)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+                module.momentum = None  # running statistics: the plain average over the passes
+        model.train()
+        for chunk in features.preprocess(torch.from_numpy(real_images), SMALL).split(16):
+            model(chunk)
+    model.eval()
+    file = tmp_path_factory.mktemp("weights") / "calibrated.pth"
+    torch.save(model.state_dict(), file)
+    model.fc = torch.nn.Identity()
+    with torch.inference_mode():  # plain torchvision, fp32, no folding, contiguous layout
+        reference = model(features.preprocess(torch.from_numpy(real_images), SMALL)).numpy()
+    variances = torch.cat([m.running_var for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+    assert (variances - 1).abs().mean() > 0.1, "calibration left the statistics near 0/1"
+    return file, reference
+
+
+def cosines(a, b):
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("backend", ["eager", "compiled"])
+def test_every_path_matches_fp32_torchvision_with_calibrated_batch_norm(calibrated, real_images, precision, backend):
+    file, reference = calibrated
+    if backend == "compiled" and features.cxx_compiler() is None:
+        pytest.skip("torch.compile needs a C++ compiler")
+    ours = features.extract_features(real_images, file, precision=precision, backend=backend, resolution=SMALL,
+                                     batch_size=24, progress=False)  # 64 = 2 full batches + a padded one
+    assert cosines(ours, reference).min() >= 0.999
+    if precision == "fp32":
+        np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-3 * np.abs(reference).max())
+
+
+def test_the_calibrated_check_would_see_a_folding_mistake(calibrated, real_images):
+    file, reference = calibrated
+    state = torch.load(file, weights_only=True)
+    for key in state:  # forget the statistics: what a fold that ignored them would compute
+        if key.endswith("running_mean"):
+            state[key].zero_()
+        elif key.endswith("running_var"):
+            state[key].fill_(1)
+    torch.save(state, file.with_name("forgetful.pth"))
+    wrong = features.extract_features(real_images, file.with_name("forgetful.pth"), precision="fp32",
+                                      backend="eager", resolution=SMALL, progress=False)
+    assert cosines(wrong, reference).min() < 0.99
+
+
+def test_auto_backend_compiles_only_large_cpu_jobs_and_says_why_when_it_cannot(monkeypatch, capsys):
+    cpu = torch.device("cpu")
+    assert features.resolve_backend("auto", cpu, features.COMPILE_MIN_IMAGES - 1) == "eager"
+    assert features.resolve_backend("eager", cpu, 10**6) == "eager"
+    assert features.resolve_backend("compiled", cpu, 1) == "compiled"
+    monkeypatch.setattr(features, "cxx_compiler", lambda: None)
+    assert features.resolve_backend("auto", cpu, 10**6) == "eager"
+    assert "needs a C++ compiler" in capsys.readouterr().err
+    monkeypatch.setattr(features, "cxx_compiler", lambda: "/usr/bin/g++")
+    assert features.resolve_backend("auto", cpu, 10**6) == "compiled"
+    with pytest.raises(ValueError, match="backend='jit'"):
+        features.resolve_backend("jit", cpu, 1)
+
+
+def test_a_failing_compiler_falls_back_to_the_eager_features(monkeypatch, capfd):
+    images = random_images(5)
+    eager = features.extract_features(images, "random", resolution=SMALL, backend="eager", progress=False)
+
+    def broken_compile(model, **kwargs):
+        def compiled(x):
+            raise RuntimeError("InductorError: C++ compile error\nmore detail")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    fallback = features.extract_features(images, "random", resolution=SMALL, backend="compiled", progress=False)
+    assert np.array_equal(fallback, eager)
+    assert "torch.compile failed (RuntimeError: InductorError: C++ compile error): extracting eagerly" in capfd.readouterr().err

@@ -216,3 +216,20 @@ def test_classifier_backward():
     assert set(grads) == set(expected)
     for name in grads:
         assert max_relative_error(grads[name], expected[name]) < 1e-10, name
+
+
+@pytest.mark.graded("train.sgd_epoch")
+def test_sgd_epoch_takes_the_batches_of_its_order_like_torch():
+    from helpers.nn import MLP
+    from helpers.reference import torch_as_params, train_torch_copy
+    from helpers.train import epoch_orders, sgd_epoch
+
+    rng = np.random.default_rng(4)
+    X_train, y_train = rng.standard_normal((70, 6)), rng.integers(0, 3, 70)
+    model = MLP([6, 5, 3], dtype=np.float64, seed=3, reg=1e-3)
+    net, _ = train_torch_copy(model, X_train, y_train, epochs=1, batch_size=16, lr=0.1, lr_step=None, lr_gamma=1,
+                              momentum=0.9, seed=5)
+    sgd_epoch(model, SGD(model.params, lr=0.1, momentum=0.9), X_train, y_train, epoch_orders(70, 1, 5)[0], 16)
+    expected = torch_as_params(net)
+    for name, value in model.params.items():
+        assert max_relative_error(value, expected[name]) < 1e-10, name

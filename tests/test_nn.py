@@ -27,7 +27,7 @@ from helpers.nn import (
     softmax_cross_entropy,
     step_lr,
 )
-from helpers.nn.gradcheck import gradient_errors, max_relative_error, numerical_gradient, relative_error
+from helpers.nn.gradcheck import gradient_errors, layer_gradient_errors, max_relative_error, numerical_gradient
 from helpers.reference import torch_as_params, torch_loss_and_gradients, torch_predict, train_torch_copy
 from helpers.train import (
     History,
@@ -52,28 +52,49 @@ def synthetic_data(n=512, dim=32, classes=4, seed=0):
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activation_backward_matches_finite_differences(name):
     forward, backward = ACTIVATIONS[name]
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((5, 7))
-    dout = rng.standard_normal((5, 7))
-    _, cache = forward(x)
-    dx = backward(dout, cache)
-    dx_num = numerical_gradient(lambda: np.sum(forward(x)[0] * dout), x)
-    assert relative_error(dx, dx_num) < 1e-7
+    x = np.random.default_rng(1).standard_normal((5, 7))
+    [error] = layer_gradient_errors(forward, backward, (x,), seed=2)
+    assert error < 1e-7
 
 
 def test_linear_backward_matches_finite_differences():
     rng = np.random.default_rng(2)
     x, W, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 3)), rng.standard_normal(3)
-    dout = rng.standard_normal((4, 3))
+    errors = layer_gradient_errors(linear_forward, linear_backward, (x, W, b), seed=3)
+    assert len(errors) == 3 and max(errors) < 1e-7, errors
     _, cache = linear_forward(x, W, b)
-    dx, dW, db = linear_backward(dout, cache)
+    assert linear_backward(np.ones((4, 3)), cache, need_dx=False)[0] is None
 
-    def objective():
-        return np.sum(linear_forward(x, W, b)[0] * dout)
 
-    for analytic, wrt in ((dx, x), (dW, W), (db, b)):
-        assert relative_error(analytic, numerical_gradient(objective, wrt)) < 1e-7
-    assert linear_backward(dout, cache, need_dx=False)[0] is None
+def test_max_relative_error_is_cs231n_element_wise_metric():
+    a, b = np.array([1.0, -2.0, 1e-12, 0.0]), np.array([1.1, -2.0, -1e-12, 0.0])
+    assert max_relative_error(a, b) == pytest.approx(0.1 / 2.1)  # 1e-8 floor: near-zero entries do not count
+    assert max_relative_error(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0
+    # one wrong entry among large correct ones: the element-wise metric sees it, a norm-wise one barely
+    big, wrong = np.full(1000, 100.0), np.full(1000, 100.0)
+    big[0], wrong[0] = 1e-3, -1e-3
+    assert max_relative_error(big, wrong) == pytest.approx(1.0)
+    assert np.linalg.norm(big - wrong) / (np.linalg.norm(big) + np.linalg.norm(wrong)) < 1e-6
+    with pytest.raises(ValueError, match="shape"):
+        max_relative_error(np.zeros(3), np.zeros(4))
+
+
+def test_layer_gradient_check_uses_the_upstream_gradient_and_catches_a_wrong_backward():
+    x = np.random.default_rng(5).standard_normal((4, 6))
+    forward, backward = ACTIVATIONS["sigmoid"]
+    assert layer_gradient_errors(forward, backward, (x,))[0] < 1e-7
+    # a backward that ignores dout (returns the local derivative only) must fail the check
+    assert layer_gradient_errors(forward, lambda dout, cache: backward(np.ones_like(dout), cache), (x,))[0] > 0.1
+    # the upstream gradient is dout = standard normal from default_rng(seed): the same as torch's VJP
+    x_t = torch.tensor(x, requires_grad=True)
+    out = torch.sigmoid(x_t)
+    dout = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(torch.tensor(dout))
+    _, cache = forward(x)
+    np.testing.assert_allclose(backward(dout, cache), x_t.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="gradients"):
+        layer_gradient_errors(linear_forward, lambda dout, cache: linear_backward(dout, cache)[:2],
+                              (x, np.ones((6, 2)), np.zeros(2)))
 
 
 def test_softmax_cross_entropy_gradient_matches_finite_differences():
@@ -81,7 +102,7 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences():
     logits, y = rng.standard_normal((6, 5)), rng.integers(0, 5, 6)
     _, dlogits = softmax_cross_entropy(logits, y)
     numeric = numerical_gradient(lambda: softmax_cross_entropy(logits, y)[0], logits)
-    assert relative_error(dlogits, numeric) < 1e-7
+    assert max_relative_error(dlogits, numeric) < 1e-7
 
 
 def test_l2_penalty_value_and_gradient():
@@ -92,7 +113,7 @@ def test_l2_penalty_value_and_gradient():
     assert loss == pytest.approx(0.3 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)), rel=1e-12)
     for name in grads:
         numeric = numerical_gradient(lambda: l2_penalty(params, 0.3)[0], params[name])
-        assert relative_error(grads[name], numeric) < 1e-7
+        assert max_relative_error(grads[name], numeric) < 1e-7
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
@@ -147,7 +168,7 @@ def test_training_matches_torch(optimizer, momentum, reg, lr):
     net, torch_losses = train_torch_copy(model, X, y, **settings)  # copies the initial weights
     history = train(model, X, y, progress=False, **settings)
 
-    np.testing.assert_allclose(history.train_loss, torch_losses, rtol=1e-8)
+    np.testing.assert_allclose(history.loss["train"], torch_losses, rtol=1e-8)
     assert history.lr == [lr, lr, lr / 2]
     np.testing.assert_array_equal(model.predict(X), torch_predict(net, X))
     for name, expected in torch_as_params(net).items():
@@ -259,13 +280,6 @@ def test_a_classifier_is_its_list_of_layers_and_rebuilds_from_its_architecture()
     assert rebuilt.architecture["layers"][1] == {"layer": "Activation", "kind": "tanh"}
 
 
-def test_max_relative_error_is_element_wise():
-    a, b = np.array([1.0, 1e-3, 0.0]), np.array([1.0, 2e-3, 0.0])
-    assert max_relative_error(a, b) == pytest.approx(1 / 3)  # the small entry counts as much as the large one
-    assert relative_error(a, b) < 1e-3
-    assert max_relative_error(np.zeros(3), np.full(3, 1e-12)) == pytest.approx(1e-4)  # floor 1e-8 on |a| + |b|
-
-
 @pytest.mark.parametrize("name, cls", [("sgd", SGD), ("rmsprop", RMSProp), ("adam", Adam)])
 def test_update_rules_match_torch_step_for_step(name, cls):
     rng = np.random.default_rng(0)
@@ -313,42 +327,95 @@ def test_same_seed_gives_identical_params_and_history():
     runs = []
     for _ in range(2):
         model = MLP([8, 6, 4], seed=4)
-        history = train(model, X, y, epochs=2, batch_size=32, seed=11, X_test=X[:50], y_test=y[:50],
+        history = train(model, X, y, epochs=2, batch_size=32, seed=11, eval_sets={"test": (X[:50], y[:50])},
                         progress=False)
         runs.append((model.params, history.to_dict()))
     (params_a, history_a), (params_b, history_b) = runs
     for name in params_a:
         np.testing.assert_array_equal(params_a[name], params_b[name])
-    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr"):
-        np.testing.assert_array_equal(history_a[key], history_b[key])
+    for key in ("loss", "acc", "lr"):
+        assert history_a[key] == history_b[key]
     other = MLP([8, 6, 4], seed=4)
     train(other, X, y, epochs=2, batch_size=32, seed=12, progress=False)
     assert not np.array_equal(other.params["W1"], params_a["W1"])
 
 
-def test_early_stopping_restores_best_params():
+def test_evaluation_sets_are_recorded_by_name_and_do_not_change_training():
+    X, y = synthetic_data(n=300, dim=8)
+    X_val, y_val, X_test, y_test = X[:40] + 0.5, y[:40], X[40:100] - 0.5, y[40:100]
+    plain, evaluated = MLP([8, 6, 4], seed=2), MLP([8, 6, 4], seed=2)
+    train(plain, X, y, epochs=3, batch_size=32, progress=False)
+    history = train(evaluated, X, y, epochs=3, batch_size=32, restore_best=False, progress=False,
+                    eval_sets={"validation": (X_val, y_val), "test": (X_test, y_test)})
+    for name in plain.params:  # same batches, same steps: evaluation changes nothing
+        np.testing.assert_array_equal(plain.params[name], evaluated.params[name])
+    assert list(history.loss) == list(history.acc) == ["train", "validation", "test"]
+    assert all(len(values) == 3 for values in (*history.loss.values(), *history.acc.values()))
+    for split, (X_split, y_split) in {"train": (X, y), "validation": (X_val, y_val), "test": (X_test, y_test)}.items():
+        loss, acc = evaluate(evaluated, X_split, y_split)
+        assert history.loss[split][-1] == loss and history.acc[split][-1] == acc, split
+    assert history.model_epoch == 2 and history.best_epoch == int(np.argmin(history.loss["validation"]))
+
+
+def overfitting_run(**settings):
+    """60 epochs on random labels (pure over-fitting): the validation loss rises after a few epochs."""
     rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((120, 20)), rng.integers(0, 4, 120)  # random labels: pure overfitting
+    X, y = rng.standard_normal((120, 20)), rng.integers(0, 4, 120)
     model = MLP([20, 64, 4], dtype=np.float64, seed=0)
-    epochs, patience = 60, 3
-    history = train(model, X, y, epochs=epochs, batch_size=16, lr=0.2, seed=0, val_fraction=0.25,
-                    patience=patience, progress=False)
-    assert len(history.val_loss) < epochs  # it did stop early
-    assert history.best_epoch == int(np.argmin(history.val_loss))
-    assert len(history.val_loss) == history.best_epoch + patience + 1
+    history = train(model, X, y, epochs=60, batch_size=16, lr=0.2, seed=0, val_fraction=0.25, progress=False,
+                    **settings)
     _, val_idx = split_indices(len(X), 0.25, seed=0)
-    restored_loss, _ = evaluate(model, X[val_idx], y[val_idx])
-    assert restored_loss == pytest.approx(history.val_loss[history.best_epoch], rel=1e-12)
-    assert restored_loss < history.val_loss[-1]
+    return model, history, evaluate(model, X[val_idx], y[val_idx])[0]
+
+
+def test_early_stopping_restores_best_params():
+    patience = 3
+    _, history, returned_loss = overfitting_run(patience=patience)
+    val_loss = history.loss["validation"]
+    assert len(val_loss) < 60  # it did stop early
+    assert history.best_epoch == int(np.argmin(val_loss)) == history.model_epoch
+    assert len(val_loss) == history.best_epoch + patience + 1
+    assert returned_loss == pytest.approx(val_loss[history.best_epoch], rel=1e-12)
+    assert returned_loss < val_loss[-1]
+
+
+def test_a_validation_split_alone_returns_the_best_validation_model():
+    _, history, returned_loss = overfitting_run()
+    val_loss = history.loss["validation"]
+    assert len(val_loss) == 60  # no patience: every epoch runs
+    assert history.best_epoch == int(np.argmin(val_loss)) == history.model_epoch < 59
+    assert returned_loss == pytest.approx(val_loss[history.best_epoch], rel=1e-12)
+    assert returned_loss < val_loss[-1]
+
+
+def test_restore_best_false_returns_the_last_epoch_and_says_so():
+    _, history, returned_loss = overfitting_run(restore_best=False)
+    val_loss = history.loss["validation"]
+    assert history.model_epoch == 59 and history.best_epoch == int(np.argmin(val_loss)) < 59
+    assert returned_loss == pytest.approx(val_loss[-1], rel=1e-12)
+
+
+def test_a_given_validation_set_equals_a_held_out_fraction():
+    X, y = synthetic_data(n=200, dim=8)
+    fit_idx, val_idx = split_indices(len(X), 0.2, seed=5)
+    held_out, given = MLP([8, 6, 4], seed=1), MLP([8, 6, 4], seed=1)
+    history_a = train(held_out, X, y, epochs=4, batch_size=16, seed=5, val_fraction=0.2, patience=2, progress=False)
+    history_b = train(given, X[fit_idx], y[fit_idx], epochs=4, batch_size=16, seed=5, patience=2, progress=False,
+                      eval_sets={"validation": (X[val_idx], y[val_idx])})
+    assert history_a.loss == history_b.loss and history_a.model_epoch == history_b.model_epoch
+    np.testing.assert_array_equal(held_out.params["W1"], given.params["W1"])
 
 
 def test_history_round_trips_through_pickle_and_json():
     X, y = synthetic_data(n=100, dim=8)
-    history = train(MLP([8, 5, 4]), X, y, epochs=2, batch_size=25, val_fraction=0.2, progress=False)
+    history = train(MLP([8, 5, 4]), X, y, epochs=2, batch_size=25, val_fraction=0.2, progress=False,
+                    eval_sets={"test": (X[:10], y[:10])})
     for restored in (pickle.loads(pickle.dumps(history.to_dict())), json.loads(json.dumps(history.to_dict()))):
-        assert set(restored) == set(History().to_dict()) and restored == history.to_dict()
-        assert len(restored["val_acc"]) == 2 and restored["test_loss"] == []
+        assert History.from_dict(restored) == history
+        assert set(restored["loss"]) == {"train", "validation", "test"} and len(restored["acc"]["validation"]) == 2
     assert len(history.epoch_time) == 2 and min(history.epoch_time) > 0
+    with pytest.raises(ValueError, match="rerun"):
+        History.from_dict({"train_loss": [1.0], "test_loss": [1.0]})
 
 
 def test_step_lr_seed_schedule():
@@ -409,8 +476,12 @@ def test_initialisers_scale(name, expected_std):
     (lambda m: m.loss(np.zeros((3, 6)), np.array([0.0, 1.0, 2.0])), "y"),
     (lambda m: train(m, np.zeros((3, 7)), np.zeros(3, int), epochs=1, progress=False), "X_train"),
     (lambda m: train(m, np.zeros((3, 6)), np.array([0, 1, 5]), epochs=1, progress=False), "y_train"),
-    (lambda m: train(m, np.zeros((3, 6)), np.zeros(3, int), epochs=1, X_test=np.zeros((2, 6)),
-                     y_test=np.zeros(3, int), progress=False), "y_test"),
+    (lambda m: train(m, np.zeros((3, 6)), np.zeros(3, int), epochs=1, progress=False,
+                     eval_sets={"test": (np.zeros((2, 6)), np.zeros(3, int))}), "eval_sets"),
+    (lambda m: train(m, np.zeros((3, 6)), np.zeros(3, int), epochs=1, progress=False,
+                     eval_sets={"train": (np.zeros((2, 6)), np.zeros(2, int))}), "eval_sets"),
+    (lambda m: train(m, np.zeros((4, 6)), np.zeros(4, int), epochs=1, val_fraction=0.5, progress=False,
+                     eval_sets={"validation": (np.zeros((2, 6)), np.zeros(2, int))}), "val_fraction"),
     (lambda m: train(m, np.zeros((3, 6)), np.zeros(3, int), epochs=1, patience=2, progress=False),
      "val_fraction"),
     (lambda m: softmax_cross_entropy(np.zeros(3), np.zeros(3, int)), "logits"),

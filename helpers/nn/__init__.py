@@ -38,7 +38,7 @@ from .conv import (
     maxpool2d_backward,
     maxpool2d_forward,
 )
-from .gradcheck import gradient_errors, max_relative_error, numerical_gradient, relative_error
+from .gradcheck import gradient_errors, layer_gradient_errors, max_relative_error, numerical_gradient
 from .init import INITIALIZERS, he, small_normal, xavier
 from .layers import (
     ACTIVATIONS,
@@ -77,9 +77,9 @@ __all__ = [
     "FlipAugmented", "Layer", "RMSProp",
     "avgpool2d_backward", "avgpool2d_forward", "channel_stats", "check_labels", "conv2d_backward",
     "conv2d_forward", "flatten_backward", "flatten_forward", "gradient_errors", "he", "l2_penalty",
-    "layer_from_spec", "linear_backward", "linear_forward", "log_softmax", "make_optimizer", "max_relative_error",
-    "maxpool2d_backward", "maxpool2d_forward",
-    "model_from_architecture", "numerical_gradient", "relative_error", "relu_backward", "relu_forward", "sigmoid_backward",
+    "layer_from_spec", "layer_gradient_errors", "linear_backward", "linear_forward", "log_softmax", "make_optimizer",
+    "max_relative_error", "maxpool2d_backward", "maxpool2d_forward",
+    "model_from_architecture", "numerical_gradient", "relu_backward", "relu_forward", "sigmoid_backward",
     "sigmoid_forward", "small_normal", "softmax", "softmax_cross_entropy", "step_lr",
     "tanh_backward", "tanh_forward", "to_nchw", "xavier", *sorted(LAYERS),
 ]
