@@ -3,9 +3,22 @@
 They see no data source (CIFAR10_DIR and MNIST_DIR unset, no shared offline copy) unless they
 ask for the real data sets through the ``real_sources`` fixture or ``real_cifar10`` / ``real_mnist``.
 """
+import os
+
 import pytest
 
 from helpers import config
+
+
+@pytest.fixture(autouse=True)
+def unchanged_environment():
+    """Every test leaves the process environment as it found it, even one that sets variables
+    directly (``config.apply_settings`` does): nbval's kernels, started later in the same run,
+    inherit it."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
 
 
 @pytest.fixture(scope="session")
