@@ -17,7 +17,6 @@ from helpers.nn import (
     Adam,
     Classifier,
     Linear,
-    RMSProp,
     l2_penalty,
     make_optimizer,
     model_from_architecture,
@@ -278,25 +277,6 @@ def test_a_classifier_is_its_list_of_layers_and_rebuilds_from_its_architecture()
     rebuilt = model_from_architecture(json.loads(json.dumps(model.architecture)), model.params)
     np.testing.assert_array_equal(rebuilt.scores(X), model.scores(X))
     assert rebuilt.architecture["layers"][1] == {"layer": "Activation", "kind": "tanh"}
-
-
-@pytest.mark.parametrize("name, cls", [("sgd", SGD), ("rmsprop", RMSProp), ("adam", Adam)])
-def test_update_rules_match_torch_step_for_step(name, cls):
-    rng = np.random.default_rng(0)
-    params = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
-    tensors = {key: torch.tensor(value, requires_grad=True) for key, value in params.items()}
-    options = {"momentum": 0.9} if name == "sgd" else {}
-    optimizer = cls(params, lr=0.01, **options)
-    expected = {"sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam}[name](
-        tensors.values(), lr=0.01, **options)
-    for _ in range(5):
-        grads = {key: rng.standard_normal(value.shape) for key, value in params.items()}
-        optimizer.step(grads)
-        for key, tensor in tensors.items():
-            tensor.grad = torch.tensor(grads[key])
-        expected.step()
-    for key, tensor in tensors.items():
-        np.testing.assert_allclose(params[key], tensor.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=key)
 
 
 def test_make_optimizer_takes_a_name_or_a_factory():
