@@ -85,14 +85,15 @@ def main() -> None:
           f"{features.resolve_precision('auto', device)} (CPU has native bf16: {features.cpu_supports_bf16()})")
     print(f"CPU: {cpu_model()}, C++ compiler for torch.compile: {features.cxx_compiler()}")
 
-    first, compiled = compiled_img_s(images, args.weights, device)
-    print(f"compiled: first 64 features after {first:.1f} s (load + compile; torch caches compiled code)")
-    print(f"compiled extract_features: {compiled:7.1f} img/s (steady state)")
+    # eager paths first: compiling leaves worker processes and caches behind that could skew them
     eager = helper_img_s(images, args.weights)
     print(f"eager    extract_features: {eager:7.1f} img/s")
     model, _ = features.load_backbone(args.weights, device)
     baseline = baseline_img_s(images, model, device)
     print(f"baseline per-image loop:   {baseline:7.1f} img/s")
+    first, compiled = compiled_img_s(images, args.weights, device)
+    print(f"compiled: first 64 features after {first:.1f} s (load + compile; torch caches compiled code)")
+    print(f"compiled extract_features: {compiled:7.1f} img/s (steady state)")
     print(f"compiled / eager: {compiled / eager:.2f}x; eager / baseline: {eager / baseline:.2f}x")
     print(f"helper_img_s={compiled:.1f} eager_img_s={eager:.1f} baseline_img_s={baseline:.1f} ratio={compiled / eager:.2f}")
 
