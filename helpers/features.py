@@ -130,7 +130,6 @@ def local_weights(recorded_id: str) -> str | Path | None:
     """
     if recorded_id == weights_id("random"):
         return "random"
-    imagenet_prefix = IMAGENET_FILE.split("-")[1].split(".")[0]
     candidates = [Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE]
     if config.feature_weights().lower() not in ("imagenet", "random"):
         candidates.insert(0, Path(config.feature_weights()).expanduser())
@@ -138,7 +137,7 @@ def local_weights(recorded_id: str) -> str | Path | None:
         if file.is_file():
             digest = artifacts.sha256_of(file)
             if recorded_id == f"file:{digest[:12]}" or (recorded_id == weights_id("imagenet")
-                                                         and digest.startswith(imagenet_prefix)):
+                                                         and digest.startswith(IMAGENET_SHA256_PREFIX)):
                 return file
     return None
 
