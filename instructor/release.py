@@ -30,8 +30,8 @@ from helpers.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
-# instructor-only: these tools and the hidden tests, CI, the tests of this tool
-EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py")
+# instructor-only: these tools and the hidden tests, CI, the tests of this tool and the solution pins
+EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py", "tests/test_solution_pins.py", "tests/test_starter.py")
 STUDENT_README = REPO / "instructor" / "student_readme.md"
 MIN_LEAK_LENGTH = 12  # shorter lines ("return out") say nothing about a solution
 MIN_SUBSTRING_LENGTH = 20  # long enough to be found inside other text; shorter ones only as whole lines
