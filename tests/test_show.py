@@ -1,3 +1,4 @@
+import importlib.util
 import inspect
 import textwrap
 
@@ -29,12 +30,13 @@ def test_source_shows_the_live_code_with_where_it_lives():
     assert "relu_backward" in show.source(relu_backward)._repr_html_()  # highlighted HTML in Jupyter
 
 
-def test_text_markers_are_not_shown_but_the_instructors_text_is(tmp_path, monkeypatch):
-    module = tmp_path / "derived.py"
+def test_text_markers_are_not_shown_but_the_instructors_text_is(tmp_path):
+    module = tmp_path / "passage.py"
     module.write_text('def half(x):\n    """Half of x.\n\n    BEGIN SOLUTION TEXT: find the factor\n'
                       '    The factor is 0.5.\n    END SOLUTION TEXT\n    """\n    return x / 2\n')
-    monkeypatch.syspath_prepend(str(tmp_path))
-    from derived import half
+    spec = importlib.util.spec_from_file_location("passage", module)
+    passage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(passage)
 
-    code = show.source(half).data
+    code = show.source(passage.half).data
     assert "The factor is 0.5." in code and "SOLUTION" not in code
