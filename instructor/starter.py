@@ -61,7 +61,7 @@ def table(texts: dict[str, str] | None = None) -> str:
         gives = "contract: " + ", ".join(blocks) + (f"; {_lines(given_lines)} of code given" if given_lines else "")
         left = "; ".join([f"{_lines(len(region.lines))}: {region.hint}", *(f"**{p.task}**" for p in own)])
         rows.append(f"| `{region.name}` | {_cell(gives)} | {_cell(left)} |")
-    other = [f"| `{p.file}` line {p.start} | {_cell(p.task)} |" for p in passages if p not in inside]
+    other = [f"| `{p.file}` | {_cell(p.task)} |" for p in passages if p not in inside]  # no line: edits move it
     return "\n".join([HEADER, "## Graded functions", "",
                       "| function | the starter gives | left to the student (solution lines: hint; **derivation**) |",
                       "|---|---|---|", *rows, "", "## Text left to find (module docstrings, notebooks)", "",
