@@ -5,7 +5,7 @@ A solution region is a block of a function's body between ``### BEGIN SOLUTION: 
 the release the block becomes ``raise NotImplementedError("<function> ... is yours to write:
 <hint>")``. The markers are comments, so the solution behaves the same with or without them.
 
-Usage: python -m instructor.release [--out dist/release]
+Usage: python -m instructor.release [--out dist/release] [--student-repo ADDRESS]
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.show import SOLUTION_BEGIN, SOLUTION_END
+from instructor import student_repo as addresses
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
@@ -158,8 +159,11 @@ def _student_readme(regions: list[Region]) -> str:
     return STUDENT_README.read_text().replace("{{STUBS}}", "| file | function | what it must do |\n|---|---|---|\n" + rows)
 
 
-def build(out: Path, repo: Path = REPO) -> list[Region]:
-    """Write the student version of ``repo`` into ``out`` (replacing an earlier release there)."""
+def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list[Region]:
+    """Write the student version of ``repo`` into ``out`` (replacing an earlier release there).
+
+    ``student_repo``: the address the notebooks' Colab cell installs from (else the student's Drive).
+    """
     out = Path(out)
     if out.exists():
         if not (out / RELEASE_MARK).exists():
@@ -182,6 +186,16 @@ def build(out: Path, repo: Path = REPO) -> list[Region]:
             shutil.copy2(repo / name, target)
     (out / "README.md").write_text(_student_readme(regions), encoding="utf-8")
     (out / RELEASE_MARK).write_text("made by python -m instructor.release\n")
+    try:
+        addresses.retarget(out, student_repo, repo)
+    except ValueError as err:
+        shutil.rmtree(out)
+        raise ReleaseError(str(err)) from err
+    named = addresses.address_leaks(out, repo)
+    if named:
+        shutil.rmtree(out)
+        raise ReleaseError(f"the release would name the instructor's repository at {', '.join(named[:10])}: "
+                           "nothing was written")
     solution_lines = {name: [line.strip() for line in text.splitlines()] for name, text in texts.items()}
     found = leaks(out, regions, solution_lines)
     if found:
@@ -193,9 +207,11 @@ def build(out: Path, repo: Path = REPO) -> list[Region]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist" / "release")
+    parser.add_argument("--student-repo", default=None,
+                        help="address the Colab cells clone and install (default: the student's Google Drive copy)")
     args = parser.parse_args()
     try:
-        regions = build(args.out)
+        regions = build(args.out, student_repo=args.student_repo or None)
     except ReleaseError as err:
         print(f"release: {err}", file=sys.stderr)
         return 1

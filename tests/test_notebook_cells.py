@@ -5,15 +5,13 @@ a recording ``subprocess.run``, so what it would run on Colab is checked without
 """
 import ast
 import json
-import os
-import pathlib
-import subprocess
 import sys
 import tomllib
-import types
 
+import colab_simulation
 import pytest
 
+from helpers import colab as colab_module
 from helpers import config
 from helpers.config import REPO_ROOT
 
@@ -58,46 +56,50 @@ def test_the_settings_cell_is_tagged_and_applied_by_the_next_cell(notebook):
         f"{notebook.name}: the first code cell using config must apply the settings before anything else"
 
 
-def run_colab_cell(monkeypatch, on_colab, drive=False, returncode=0):
-    """Execute the Colab cell; return the commands it ran."""
-    ran = []
-
-    def fake_run(command, **kwargs):
-        ran.append(command)
-        return subprocess.CompletedProcess(command, returncode, stdout="", stderr="ERROR: no network")
-
-    monkeypatch.setattr(subprocess, "run", fake_run)
-    if on_colab:
-        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    else:
-        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    is_dir = pathlib.Path.is_dir
-    monkeypatch.setattr(pathlib.Path, "is_dir", lambda path: (drive and str(path) == DRIVE) or is_dir(path))
-    monkeypatch.delenv("BUNDLE_ARTIFACTS", raising=False)
-    exec(compile(COLAB_CELL, "colab-cell", "exec"), {})
-    return ran
+@pytest.fixture
+def colab(tmp_path):
+    """Run a Colab cell with Colab simulated; the student's copy is a copy of this tree's helpers."""
+    copy = colab_simulation.student_copy(REPO_ROOT, tmp_path / "student-copy")
+    (tmp_path / "root").mkdir()
+    return lambda cell=colab_module.CELL, **kwargs: colab_simulation.run_cell(cell, tmp_path / "root", copy, **kwargs)
 
 
-def test_outside_colab_the_cell_does_nothing(monkeypatch, capsys):
-    assert run_colab_cell(monkeypatch, on_colab=False) == []
-    assert capsys.readouterr().out == "" and "BUNDLE_ARTIFACTS" not in os.environ
+def test_outside_colab_the_cell_does_nothing(colab):
+    report = colab(on_colab=False)
+    assert report["ran"] == [] and report["helpers"] is None and report["stdout"] == "" and report["error"] is None
 
 
-def test_on_colab_it_pip_installs_the_repository_with_its_ranges(monkeypatch, capsys):
-    ran = run_colab_cell(monkeypatch, on_colab=True)
-    assert ran == [[sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPOSITORY}"]]
-    assert "artifacts go to /content/artifacts" in capsys.readouterr().out
-    assert "BUNDLE_ARTIFACTS" not in os.environ  # config's default: artifacts/ in the current folder, /content
+def test_on_colab_it_mounts_drive_and_installs_the_students_copy_from_it(colab, tmp_path):
+    report = colab(drive_holds_copy=True)
+    copy = tmp_path / "root/content/drive/MyDrive/dl-from-scratch"
+    assert report["error"] is None
+    assert report["ran"] == [["drive.mount", str(tmp_path / "root/content/drive")],
+                             [sys.executable, "-m", "pip", "install", "--quiet", "-e", str(copy)]]
+    assert report["helpers"] == str(copy / "helpers" / "__init__.py")  # the student's copy, not this tree
+    assert report["artifacts"] == "/content/drive/MyDrive/dl-from-scratch-artifacts"
+    assert f"helpers from {copy / 'helpers'} (your copy" in report["stdout"]
 
 
-def test_on_colab_with_drive_mounted_the_artifacts_go_to_drive(monkeypatch):
-    run_colab_cell(monkeypatch, on_colab=True, drive=True)
-    assert config.artifacts_root() == pathlib.Path(DRIVE, "dl-from-scratch-artifacts").resolve()
+def test_without_the_copy_in_drive_it_says_where_to_put_it(colab, tmp_path):
+    report = colab(drive_holds_copy=False)
+    assert report["error"] == f"AssertionError: put your copy in {tmp_path}/root/content/drive/MyDrive/dl-from-scratch"
+    assert report["ran"] == [["drive.mount", str(tmp_path / "root/content/drive")]] and report["helpers"] is None
 
 
-def test_a_failed_install_shows_what_pip_said(monkeypatch):
-    with pytest.raises(RuntimeError, match="pip install --quiet git\\+.*failed:\nERROR: no network"):
-        run_colab_cell(monkeypatch, on_colab=True, returncode=1)
+def test_with_student_repo_set_it_clones_that_repository_and_installs_the_clone(colab, tmp_path):
+    cell = colab_module.CELL.replace(colab_module.STUDENT_REPO_LINE, 'STUDENT_REPO = "https://example.org/student-7.git"')
+    report = colab(cell)
+    clone = tmp_path / "root/content/dl-from-scratch"
+    assert report["error"] is None
+    assert report["ran"] == [["git", "clone", "--quiet", "https://example.org/student-7.git", str(clone)],
+                             [sys.executable, "-m", "pip", "install", "--quiet", "-e", str(clone)]]
+    assert report["helpers"] == str(clone / "helpers" / "__init__.py") and report["artifacts"] is None
+
+
+def test_a_failed_install_shows_what_pip_said(colab):
+    report = colab(drive_holds_copy=True, returncode=1)
+    assert report["error"].startswith("RuntimeError: ") and "pip install --quiet -e" in report["error"]
+    assert report["error"].endswith("failed:\nERROR: no network")
 
 
 def test_readme_has_an_open_in_colab_badge_per_notebook():
