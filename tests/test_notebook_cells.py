@@ -5,18 +5,22 @@ a recording ``subprocess.run``, so what it would run on Colab is checked without
 """
 import ast
 import json
+import re
 import sys
 import tomllib
 
 import colab_simulation
+import numpy as np
 import pytest
 
+from helpers import artifacts, config
 from helpers import colab as colab_module
-from helpers import config
 from helpers.config import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+# the instructor's address; in a release the student repository's, or none
+REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"].get("urls", {}).get("Repository")
+MAX_START_LINES = 10  # code lines of the Colab and settings cells together (comments not counted)
 DRIVE = "/content/drive/MyDrive"
 
 
@@ -29,17 +33,33 @@ def source(cell):
     return "".join(cell["source"])
 
 
-COLAB_CELL = source(code_cells(NOTEBOOKS[0])[0])
+def code_lines(text):
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("#", "%"))]
+
+
+GITHUB = REPOSITORY.startswith("https://github.com/") if REPOSITORY else False
+BADGE = "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
-def test_the_first_code_cell_is_the_same_colab_cell_everywhere(notebook):
-    assert source(code_cells(notebook)[0]) == COLAB_CELL, f"{notebook.name}: its first code cell is not the Colab cell of {NOTEBOOKS[0].name}"
-    assert f'REPOSITORY = "{REPOSITORY}"' in COLAB_CELL, "the Colab cell must install pyproject.toml's [project.urls] Repository"
+def test_a_title_cell_with_its_badge_then_the_colab_cell(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    assert cells[0]["cell_type"] == "markdown" and source(cells[0]).startswith("# "), f"{notebook.name}: no title cell"
+    if GITHUB:
+        owner_name = REPOSITORY.removeprefix("https://github.com/")
+        link = f"(https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook.name})"
+        assert f"{BADGE}{link}" in source(cells[0]), f"{notebook.name}: its title cell has no Colab badge to {REPOSITORY}"
+    assert source(code_cells(notebook)[0]) == colab_module.CELL, f"{notebook.name}: its first code cell is not helpers.colab.CELL"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
-def test_the_settings_cell_is_tagged_and_applied_by_the_next_cell(notebook):
+def test_the_colab_and_settings_cells_are_short(notebook):
+    lines = sum(len(code_lines(source(cell))) for cell in code_cells(notebook)[:2])
+    assert lines <= MAX_START_LINES, f"{notebook.name}: {lines} lines of code in its Colab and settings cells"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_the_settings_cell_is_tagged_and_applied_by_the_setup_call(notebook):
     cells = code_cells(notebook)
     tagged = [i for i, cell in enumerate(cells) if "parameters" in cell["metadata"].get("tags", [])]
     assert tagged == [1], f"{notebook.name}: the second code cell, and only it, must be tagged 'parameters'"
@@ -52,8 +72,23 @@ def test_the_settings_cell_is_tagged_and_applied_by_the_next_cell(notebook):
     assert {name.lower() for name in assigned} <= set(config.SETTINGS), f"{notebook.name}: a setting config does not know"
     call = ", ".join(f"{name.lower()}={name}" for name in assigned)
     applying = next(source(cell) for cell in cells[2:] if "config." in source(cell))
-    assert applying.find("config.") == applying.find(f"config.apply_settings({call})"), \
-        f"{notebook.name}: the first code cell using config must apply the settings before anything else"
+    setup = re.search(r"notebook = config\.notebook_setup\(\"(\w+)\", (.*)\)\n", applying)
+    assert setup and applying.find("config.") == setup.start() + len("notebook = "), \
+        f"{notebook.name}: the first code cell using config must start with notebook = config.notebook_setup(...)"
+    assert setup.group(1) == notebook.stem and setup.group(2).endswith(call), notebook.name
+
+
+def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
+    from threadpoolctl import threadpool_info
+    run = config.notebook_setup("03_mlp_from_scratch", threads=True, profile="smoke", weights="random")
+    out = capsys.readouterr().out
+    assert "PROFILE = 'smoke' (from the settings cell)" in out and f"{config.blas_threads()} BLAS thread(s)" in out
+    assert all(pool["num_threads"] == config.blas_threads() for pool in threadpool_info() if pool["user_api"] == "blas")
+    file = run.save_arrays("x.npz", {"epochs": 3}, values=np.arange(3))
+    manifest = artifacts.read_manifest(file)
+    assert manifest["producer"] == "03_mlp_from_scratch"
+    assert manifest["config"] == {"profile": "smoke", "weights": "random", "epochs": 3}
+    assert config.notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
 
 
 @pytest.fixture
@@ -102,6 +137,7 @@ def test_a_failed_install_shows_what_pip_said(colab):
     assert report["error"].endswith("failed:\nERROR: no network")
 
 
+@pytest.mark.skipif(not GITHUB, reason="a release without a GitHub repository has no badges")
 def test_readme_has_an_open_in_colab_badge_per_notebook():
     readme = (REPO_ROOT / "README.md").read_text()
     owner_name = REPOSITORY.removeprefix("https://github.com/")
