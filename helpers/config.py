@@ -6,6 +6,8 @@
 | BUNDLE_ARTIFACTS    | where generated files go                                         | ``artifacts/``     |
 | CIFAR10_DIR         | CIFAR-10 source: batches folder, image-folder tree or archive    | see below          |
 | MNIST_DIR           | MNIST source: ``mnist.npz`` or a folder holding it               | see below          |
+| CIFAR10_URL         | a download source tried first: the archive's address or folder   | none               |
+| MNIST_URL           | a download source tried first: a folder holding the .gz files    | none               |
 | FEATURE_WEIGHTS     | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random``    | ``imagenet``       |
 | BUNDLE_BLAS_THREADS | BLAS and torch threads for the small matrix products             | from the CPU count |
 | BUNDLE_PROGRESS     | ``text``: plain-text progress bars (the headless runner sets it) | widgets in Jupyter |
@@ -163,6 +165,11 @@ def cifar10_source() -> Path | None:
 def mnist_source() -> Path | None:
     """The MNIST source: MNIST_DIR, else the shared offline copy, else None (download)."""
     return _data_source("MNIST_DIR")
+
+
+def download_url(variable: str) -> str | None:
+    """A download source the user puts first (CIFAR10_URL, MNIST_URL), or None."""
+    return os.environ.get(variable, "").strip() or None
 
 
 def text_progress() -> bool:

@@ -12,7 +12,6 @@ mirror is refused by name and nothing half-written is left behind.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
+from helpers import config
 from helpers.artifacts import atomic_write
 from helpers.progress import tqdm
 
@@ -92,7 +92,7 @@ def _rate(speed: float) -> str:
 
 def sources(kind: str) -> list[Source]:
     """The sources of data set ``kind`` in the order they are tried: the user's (``CIFAR10_URL``...) first."""
-    user = os.environ.get(USER_SOURCE[kind], "").strip()
+    user = config.download_url(USER_SOURCE[kind])
     return ([Source(USER_SOURCE[kind], user)] if user else []) + list(SOURCES[kind])
 
 
