@@ -48,8 +48,10 @@ inference: $(STAMP)
 
 # Instructors: the student version (solution regions stubbed) in dist/release/, and the
 # autograder on a student's copy (STUDENT=path; default: this tree) with the hidden tests.
+# STUDENT_REPO=<address>: the repository the release's Colab cells clone and install (a
+# per-student or template one); unset, they install the student's copy in Google Drive.
 release: $(STAMP)
-	$(PY) -m instructor.release --out dist/release
+	$(PY) -m instructor.release --out dist/release $(if $(STUDENT_REPO),--student-repo "$(STUDENT_REPO)")
 
 grade: $(STAMP)
 	$(PY) scripts/grade.py $(if $(STUDENT),"$(STUDENT)",.)

@@ -12,7 +12,7 @@ a Python file (typically inside a docstring), a Markdown file or a notebook's Ma
 not render). In the release the passage becomes its task, e.g. "Derive dx for training mode".
 The leak check covers passages as it covers code.
 
-Usage: python -m instructor.release [--out dist/release]
+Usage: python -m instructor.release [--out dist/release] [--student-repo ADDRESS]
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker
+from instructor import student_repo as addresses
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
@@ -287,8 +288,11 @@ def student_text(name: str, text: str, regions: list[Region], passages: list[Tex
     return stubbed
 
 
-def build(out: Path, repo: Path = REPO) -> list[Region]:
-    """Write the student version of ``repo`` into ``out`` (replacing an earlier release there)."""
+def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list[Region]:
+    """Write the student version of ``repo`` into ``out`` (replacing an earlier release there).
+
+    ``student_repo``: the address the notebooks' Colab cell installs from (else the student's Drive).
+    """
     out = Path(out)
     if out.exists():
         if not (out / RELEASE_MARK).exists():
@@ -310,6 +314,16 @@ def build(out: Path, repo: Path = REPO) -> list[Region]:
             shutil.copy2(repo / name, target)
     (out / "README.md").write_text(_student_readme(regions), encoding="utf-8")
     (out / RELEASE_MARK).write_text("made by python -m instructor.release\n")
+    try:
+        addresses.retarget(out, student_repo, repo)
+    except ValueError as err:
+        shutil.rmtree(out)
+        raise ReleaseError(str(err)) from err
+    named = addresses.address_leaks(out, repo)
+    if named:
+        shutil.rmtree(out)
+        raise ReleaseError(f"the release would name the instructor's repository at {', '.join(named[:10])}: "
+                           "nothing was written")
     solution_lines = {name: [line.strip() for line in text_lines(name, text)] for name, text in texts.items()}
     found = leaks(out, [*regions, *passages], solution_lines)
     if found:
@@ -321,9 +335,11 @@ def build(out: Path, repo: Path = REPO) -> list[Region]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist" / "release")
+    parser.add_argument("--student-repo", default=None,
+                        help="address the Colab cells clone and install (default: the student's Google Drive copy)")
     args = parser.parse_args()
     try:
-        regions = build(args.out)
+        regions = build(args.out, student_repo=args.student_repo or None)
     except ReleaseError as err:
         print(f"release: {err}", file=sys.stderr)
         return 1
