@@ -4,10 +4,10 @@ Each graded function gets its own worker (started on first use, reused for that 
 tests, restarted after a failure). A worker imports a private copy of the student's
 ``helpers/`` and nothing of the instructor's tree, runs in an empty temporary folder with a
 minimal environment, and exchanges plain data only (``grading.worker``'s format). On Linux
-with user namespaces (``unshare``) it also has no network, its own process tree, a read-only
-view of the instructor's tree with every entry but the Python environment hidden, and the
-grader's temporary files hidden. Everywhere, the grader enforces each function's time budget
-and an output cap and kills the worker's whole process group past them; where ``resource``
+with user namespaces (``unshare``) it also has no network and its own process tree; it sees
+the instructor's tree (every entry but the Python environment hidden), the Python environment
+and the home folder read-only, and not the grader's temporary files. Everywhere, the grader
+enforces each function's time budget and an output cap and kills the worker's whole process group past them; where ``resource``
 exists, the worker caps its own memory, CPU time, file size and (in a namespace) processes.
 """
 from __future__ import annotations
@@ -83,8 +83,8 @@ def _mount_script(code_dir: Path, hidden: list[Path]) -> str:
     """Shell lines run inside the namespaces before the worker starts: read-only and hidden paths."""
     keep = {Path(sys.prefix).resolve(), code_dir.resolve()}
     lines = ["set -e"]
-    readonly = {REPO, Path(sys.prefix).resolve()}
-    for path in sorted(readonly):
+    readonly = {REPO, Path(sys.prefix).resolve(), Path.home().resolve()}  # nothing there to plant for later runs
+    for path in sorted(p for p in readonly if p.is_dir() and not code_dir.resolve().is_relative_to(p)):
         lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(path))}")
         lines.append(f"mount -o remount,bind,ro {shlex.quote(str(path))}")
     covered = [entry for entry in sorted(REPO.iterdir())
@@ -175,7 +175,10 @@ class Worker:
             return self.failure
         code = self.process.poll()
         if code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
             reason = {"SIGXCPU": f"killed: over {self.limits.time_s:g} s of CPU time",
                       "SIGXFSZ": f"killed: wrote a file over {self.limits.file_size / MIB:g} MiB"}
             return reason.get(name, f"crashed ({name})")
