@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from helpers import augment, config  # noqa: E402
-from helpers.data import load_cifar10  # noqa: E402
-from timing import best_time  # noqa: E402
+from helpers import augment, config
+from helpers.data import load_cifar10
+from timing import best_time
 
 
 def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:
@@ -89,7 +89,7 @@ def main() -> None:
     pipeline = augment.default_pipeline()
     print(pipeline)
     for name, op, kwargs in pipeline.steps:
-        seconds = best_time(lambda: op(images, np.random.default_rng(args.seed), **kwargs))
+        seconds = best_time(lambda op=op, kwargs=kwargs: op(images, np.random.default_rng(args.seed), **kwargs))
         print(f"  numpy {name:<10} {seconds * 1e3:7.1f} ms  {n / seconds:10.1f} img/s")
     numpy_seconds = best_time(lambda: pipeline(images, np.random.default_rng(args.seed)))
     numpy_img_s = n / numpy_seconds

@@ -25,9 +25,9 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers.nn.cnn import CNN  # noqa: E402
-from helpers.nn.conv import keep_freed_memory  # noqa: E402
-from timing import best_time  # noqa: E402
+from helpers.nn.cnn import CNN
+from helpers.nn.conv import keep_freed_memory
+from timing import best_time
 
 INPUT_SHAPE = (3, 32, 32)
 

@@ -20,10 +20,10 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from timing import best_time  # noqa: E402
-from helpers import config  # noqa: E402
-from helpers.nn import MLP, SGD  # noqa: E402
-from helpers.train import batch_slices, evaluate, sgd_epoch, train  # noqa: E402
+from timing import best_time
+from helpers import config
+from helpers.nn import MLP, SGD
+from helpers.train import batch_slices, evaluate, sgd_epoch, train
 
 SEED_EPOCHS = 300  # length of the seed training run
 LEARNING_RATE = 0.01

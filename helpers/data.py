@@ -151,7 +151,7 @@ def _download_cifar10(split: str) -> tuple[np.ndarray, np.ndarray]:
     root = config.cache_dir() / "downloads"
     try:
         dataset = CIFAR10(root, train=split == "train", download=True)
-    except Exception as err:  # noqa: BLE001 -- any network failure gets the same advice
+    except Exception as err:  # any network failure gets the same advice
         raise DataSourceError(
             f"could not download CIFAR-10 into {root} ({err}): with no internet, set CIFAR10_DIR "
             "to a cifar-10-batches-py folder, an image-folder tree or a .tar.gz/.zip of one"
@@ -235,7 +235,7 @@ def _download_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
     root = config.cache_dir() / "downloads"
     try:
         dataset = MNIST(root, train=split == "train", download=True)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise DataSourceError(
             f"could not download MNIST into {root} ({err}): with no internet, set MNIST_DIR to a mnist.npz"
         ) from err

@@ -13,7 +13,7 @@ from helpers import config
 from instructor import release
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
-import grade  # noqa: E402  (scripts/grade.py)
+import grade  # scripts/grade.py
 
 
 @pytest.fixture(scope="module")
