@@ -116,6 +116,22 @@ def torch_predict(net, X):
         return net(torch.from_numpy(X)).argmax(dim=1).numpy()
 
 
+def train_steps(net, optimizer, batches, loss_of, after_step=None):
+    """One pass of minibatch steps in training mode: the one torch training loop of the bundle.
+
+    For each batch (whatever ``loss_of`` takes: row indices, a slice): zero the gradients,
+    backpropagate ``loss_of(batch)``, step ``optimizer``, then call ``after_step()`` if given (a
+    per-step learning-rate scheduler's ``step``).
+    """
+    net.train()
+    for batch in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss_of(batch).backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+
+
 def train_torch_copy(model, X, y, *, epochs, batch_size, lr, lr_step, lr_gamma, momentum=0.0, optimizer="sgd",
                      seed, net=None):
     """Train a torch copy of ``model`` on the batch orders ``helpers.train.train`` uses.
@@ -133,12 +149,8 @@ def train_torch_copy(model, X, y, *, epochs, batch_size, lr, lr_step, lr_gamma, 
     for epoch, order in enumerate(epoch_orders(len(X), epochs, seed)):
         for group in torch_optimizer.param_groups:
             group["lr"] = step_lr(epoch, lr, lr_step, lr_gamma)
-        net.train()
-        for batch in batch_slices(len(X), batch_size):
-            rows = order[batch]
-            torch_optimizer.zero_grad()
-            torch_loss(net, X[rows], y[rows], model.reg).backward()
-            torch_optimizer.step()
+        train_steps(net, torch_optimizer, (order[batch] for batch in batch_slices(len(X), batch_size)),
+                    lambda rows: torch_loss(net, X[rows], y[rows], model.reg))
         net.eval()
         with torch.no_grad():
             losses.append(torch.nn.functional.cross_entropy(net(X_all), y_all).item())
