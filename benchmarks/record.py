@@ -8,6 +8,7 @@ versions, commit and date it was measured with.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -51,6 +52,11 @@ def commit() -> str:
         return "unknown"
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages at the end of the run (other work on the machine), where the OS has them."""
+    return [round(load, 2) for load in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def figure(label: str, value: float, unit: str) -> dict:
     """One measured figure: what it is, its value and its unit (``img/s``, ``s``, ...)."""
     return {"label": label, "value": float(value), "unit": unit}
@@ -68,7 +74,7 @@ def write(name: str, *, title: str, helper: dict, baseline: dict, settings: dict
         "benchmark": name, "title": title, "helper": helper, "baseline": baseline,
         "ratio": helper["value"] / baseline["value"], "target": target, "ceiling": hardware_ceiling,
         "figures": figures, "settings": settings, "machine": machine(), "commit": commit(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average": load_average(),
     }
     folder = config.artifacts_root() / "benchmarks"
     folder.mkdir(parents=True, exist_ok=True)
