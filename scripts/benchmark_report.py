@@ -129,24 +129,24 @@ def benchmarks_page(records: list[dict], source: str) -> str:
 
 # ----------------------------------------------------------------------------- the main job
 def format_results(results) -> str:
-    """A notebook's headline results as ``name: value`` pairs (floats to 4 significant digits)."""
+    """A notebook's headline results as ``name: value`` pairs, each value as the run's own summary prints it."""
+    from run_notebooks import figure  # scripts/run_notebooks.py; imported here, as it may import this script
+
     if not isinstance(results, dict):
         return "" if results is None else str(results)
 
-    def short(value):
-        if isinstance(value, float):
-            return f"{value:.4g}"
+    def short(name, value):
         if isinstance(value, (dict, list)):
             return json.dumps(value, separators=(", ", ": "), default=str)
-        return str(value)
+        return figure(name, value)
 
-    return "; ".join(f"{name}: {short(value)}" for name, value in results.items()).replace("|", "\\|")
+    return "; ".join(f"{name}: {short(name, value)}" for name, value in results.items()).replace("|", "\\|")
 
 
 def results_page(summary: dict, source: str) -> str:
     notebooks = summary.get("notebooks") or []
     if isinstance(notebooks, dict):  # {name: entry}
-        notebooks = [{"name": name, **(entry if isinstance(entry, dict) else {})} for name, entry in notebooks.items()]
+        notebooks = [{"notebook": name, **(entry if isinstance(entry, dict) else {})} for name, entry in notebooks.items()]
     settings = ", ".join(f"{key} `{summary[key]}`" for key in ("profile", "weights") if summary.get(key))
     lines = [
         "# Results of the main job", "", MARKER.format(source=source), "",
@@ -155,19 +155,20 @@ def results_page(summary: dict, source: str) -> str:
         "outputs were already there and it was not rerun, so its time is not that of a run.", "",
         f"Machine: {describe_machine(summary.get('machine'))}." + (f" Settings: {settings}." if settings else ""),
     ]
-    if summary.get("date") or summary.get("commit"):
-        lines.append(f"Measured: {summary.get('date', '?')}, commit `{summary.get('commit', '?')}`.")
+    finished = summary.get("finished") or summary.get("date")
+    if finished:
+        lines.append(f"Finished: {finished}" + (f", commit `{summary['commit']}`." if summary.get("commit") else "."))
     lines += ["", "| notebook | status | wall time | headline results |", "|---|---|---|---|"]
     total = 0.0
     for entry in notebooks:
         if not isinstance(entry, dict):
             continue
         seconds = entry.get("seconds")
-        if isinstance(seconds, (int, float)):
+        if entry.get("status") == "ran" and isinstance(seconds, (int, float)):
             total += seconds
-        lines.append(f"| `{entry.get('name', '?')}` | {entry.get('status', '?')} | {format_value(seconds, 's')} "
-                     f"| {format_results(entry.get('results'))} |")
-    lines.append(f"| total | | {format_value(summary.get('seconds', total), 's')} | |")
+        lines.append(f"| `{entry.get('notebook') or entry.get('name') or '?'}` | {entry.get('status', '?')} "
+                     f"| {format_value(seconds, 's')} | {format_results(entry.get('results'))} |")
+    lines.append(f"| total of the notebooks run | | {format_value(total, 's')} | |")
     return "\n".join(lines) + "\n"
 
 
