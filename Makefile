@@ -20,8 +20,10 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 # The main job: BUNDLE_PROFILE=full by default, ImageNet weights unless FEATURE_WEIGHTS says otherwise.
+# FROM=03 starts at notebook 03 and reuses what 01 and 02 saved. Ends with a summary (wall times,
+# headline figures), also in artifacts/<profile>/run_summary.json.
 run: $(STAMP)
-	$(PY) scripts/run_notebooks.py
+	$(PY) scripts/run_notebooks.py $(if $(FROM),--from $(FROM))
 
 # Unit tests, then nbval over the notebooks, in the smoke profile. The tests check code, not
 # weights, so they use random ResNet18 weights unless FEATURE_WEIGHTS is set. NBVAL_KERNEL: the

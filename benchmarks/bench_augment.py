@@ -28,15 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 import record
 from helpers import augment, config
-from helpers.data import load_cifar10
+from helpers.data import load_cifar10, random_subset
 from timing import best_time
 
 
 def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:
-    """The first n CIFAR-10 training images if there is a source (CIFAR10_DIR or the shared copy), else n random images."""
+    """n seeded random CIFAR-10 training images if there is a source (CIFAR10_DIR or the shared copy), else n random images."""
     if config.cifar10_source() is not None:
         images, _, _ = load_cifar10("train")
-        return images[:n], "CIFAR-10 train images"
+        return images[random_subset(len(images), n, seed)], "CIFAR-10 train images"
     images = np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
     return images, "random uint8 images"
 

@@ -297,3 +297,15 @@ def save_json(name, obj: Any, producer: str, settings: Mapping) -> Path:
 def load_json(name, producer: str | None = None, expect: Mapping | None = None) -> Any:
     file, _ = verify(name, producer, expect)
     return json.loads(file.read_text())
+
+
+def results_name(producer: str) -> str:
+    """Where notebook ``producer`` saves its headline results (read by ``make run``'s summary)."""
+    return f"results/{producer}.json"
+
+
+def save_results(producer: str, results: Mapping[str, Any]) -> Path:
+    """Save a notebook's headline figures (accuracies, rates, differences), with the run's profile and weights."""
+    plain = {key: value.item() if isinstance(value, np.generic) else value for key, value in results.items()}
+    settings = {"profile": config.profile().name, "weights": config.feature_weights()}
+    return save_json(results_name(producer), plain, producer, settings)

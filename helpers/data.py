@@ -3,6 +3,12 @@
 Sources, in order: the path in ``CIFAR10_DIR`` / ``MNIST_DIR``; else the project's own cache
 of decoded arrays; else torchvision's download of the official archive (checksum verified).
 Decoded arrays are cached under ``artifacts/cache/`` so that a second load is fast.
+
+Order: every source gives its examples in an order in which the first rows are a fair sample.
+The official CIFAR-10 batches and MNIST keep their own (already random) order. An image-folder
+tree lists its files class by class, so it comes back in one fixed shuffle: the files sorted by
+class, then by natural file name, then permuted by ``np.random.default_rng(IMAGE_TREE_SHUFFLE_SEED)``.
+The same tree therefore always gives the same order, on every machine.
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ CIFAR10_COUNTS = {"train": 50_000, "test": 10_000}
 MNIST_COUNTS = {"train": 60_000, "test": 10_000}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 SPLITS = ("train", "test")
+IMAGE_TREE_SHUFFLE_SEED = 20_240_613  # the fixed shuffle of image-folder trees (module docstring)
+CACHE_LAYOUT = "shuffled-image-trees-v1"  # cached arrays made by an older, class-sorted reader are read again
 
 
 class DataSourceError(ValueError):
@@ -104,7 +112,7 @@ def _decode_rgb32(data: bytes, where: str) -> np.ndarray:
 
 
 def _read_image_tree(source: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images of one split from an image-folder tree (folder or archive)."""
+    """Images of one split from an image-folder tree (folder or archive), in the tree's fixed shuffle."""
     walk = _walk_folder(source) if source.is_dir() else _walk_archive(source)
     found: dict[str, list[tuple[PurePosixPath, bytes]]] = {name: [] for name in CIFAR10_CLASSES}
     for member, data in tqdm(walk, desc=f"reading {source.name}", unit=" files", leave=False):
@@ -124,7 +132,8 @@ def _read_image_tree(source: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
         for member, data in sorted(found[name], key=lambda item: _natural_key(item[0])):
             images.append(_decode_rgb32(data, f"{source}:{member}"))
             labels.append(label)
-    return np.stack(images), np.asarray(labels, dtype=np.int64)
+    order = np.random.default_rng(IMAGE_TREE_SHUFFLE_SEED).permutation(len(labels))
+    return np.stack(images)[order], np.asarray(labels, dtype=np.int64)[order]
 
 
 def _read_cifar_batches(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -166,10 +175,10 @@ def _source_identity(source: Path) -> str:
 
 # ----------------------------------------------------------------------------- public
 def _read_cache(cache: Path, identity: str | None):
-    """Cached (images, labels) made from ``identity`` (any source when None), else None."""
+    """Cached (images, labels) made from ``identity`` (any source when None) by this reader, else None."""
     try:
-        made_from = artifacts.read_manifest(cache)["config"].get("source")
-        if identity is not None and made_from != identity:
+        made = artifacts.read_manifest(cache)["config"]
+        if made.get("layout") != CACHE_LAYOUT or (identity is not None and made.get("source") != identity):
             return None
         arrays = artifacts.load_arrays(cache)
     except artifacts.ArtifactError:
@@ -194,7 +203,8 @@ def _load_cached(kind: str, split: str, source: Path | None, read, counts: dict,
             f"{counts[split]:,}; the source is incomplete (pass check_counts=False for a subset)"
         )
     if cached is None:
-        artifacts.save_arrays(cache, "data", {"source": identity or "download"}, images=images, labels=labels)
+        artifacts.save_arrays(cache, "data", {"source": identity or "download", "layout": CACHE_LAYOUT},
+                              images=images, labels=labels)
     return images, labels
 
 
@@ -251,6 +261,16 @@ def load_mnist(split: str, check_counts: bool = True) -> tuple[np.ndarray, np.nd
 
     images, labels = _load_cached("mnist", split, source, read, MNIST_COUNTS, check_counts)
     return images, labels, list(MNIST_CLASSES)
+
+
+def random_subset(n_rows: int, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``size`` rows drawn at random from ``n_rows`` (all of them when fewer).
+
+    A sample must never be "the first rows": a source may be ordered by class.
+    """
+    if size >= n_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).permutation(n_rows)[:size])
 
 
 def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int = 0) -> np.ndarray:

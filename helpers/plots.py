@@ -4,6 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.data import random_subset
 from helpers.train import History
 
 
@@ -39,7 +40,7 @@ def feature_projection(features: np.ndarray, labels: np.ndarray, class_names: li
     if len(features) != len(labels):
         raise ValueError(f"features has {len(features)} rows, labels {len(labels)}: pass one label per row")
     pca_2d = PCA(n_components=2, random_state=seed).fit_transform(features)
-    subset = np.sort(np.random.default_rng(seed).permutation(len(features))[:tsne_points])
+    subset = random_subset(len(features), tsne_points, seed)
     reduced = PCA(n_components=min(50, *features[subset].shape), random_state=seed).fit_transform(features[subset])
     tsne = TSNE(n_components=2, perplexity=min(30.0, (len(subset) - 1) / 3), init="pca", random_state=seed)
     tsne_2d = tsne.fit_transform(reduced)

@@ -1,13 +1,19 @@
 """Execute the notebooks in order, headless; save executed copies and HTML to artifacts/.
 
-Usage: python scripts/run_notebooks.py [--profile P] [--weights W] [--kernel K] [--out DIR] [NOTEBOOK ...]
+Usage: python scripts/run_notebooks.py [--profile P] [--weights W] [--kernel K] [--out DIR] [--from NN] [NOTEBOOK ...]
 (default: every notebooks/*.ipynb). While a notebook runs, one status line shows the cell being
 executed, the time spent and the cell's latest output line (a progress bar, say); on a terminal
 it is redrawn in place, elsewhere (CI logs) it is printed every STATUS_EVERY_S seconds.
+
+``--from 03`` starts at notebook 03 and reuses what the earlier ones saved (their loads refuse
+missing or stale files by name). At the end, also after a failure, a summary lists each
+notebook's wall time and its headline figures (what it saved with ``artifacts.save_results``);
+it is written to ``artifacts/<profile>/run_summary.json`` too.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -21,7 +27,7 @@ try:
     from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
-    from helpers import artifacts, config
+    from helpers import artifacts, config, submission
 except ModuleNotFoundError as err:
     sys.exit(f"{err.name} is missing from {sys.executable}: install the project with its jupyter extra "
              "(pip install -e '.[jupyter]' in the checkout, or `make setup`), then run this script again")
@@ -132,6 +138,54 @@ def run(notebook: Path, out_dir: Path, kernel: str = "python3", stream=sys.stdou
         artifacts.atomic_write(executed.with_suffix(".html"), lambda fh: fh.write(html.encode()))
 
 
+def saved_results(stem: str, since: float | None = None) -> dict:
+    """Notebook ``stem``'s headline figures, if it saved them (after ``since``, a time.time(), when given)."""
+    file = artifacts.path(artifacts.results_name(stem))
+    if not file.exists() or (since is not None and file.stat().st_mtime < since):
+        return {}
+    try:
+        return artifacts.load_json(file, producer=stem)
+    except artifacts.ArtifactError as err:
+        return {"unreadable results": str(err)}
+
+
+def figure(name: str, value) -> str:
+    """A headline value as the summary prints it: accuracies in percent, other floats to 4 digits."""
+    if isinstance(value, float):
+        return f"{value:.2%}" if "accuracy" in name else f"{value:.4g}"
+    return str(value)
+
+
+def summary_text(rows: list[dict]) -> str:
+    """One line per notebook (status, wall time), then its headline figures indented below it."""
+    lines = ["", "==== run summary ===="]
+    for row in rows:
+        lines.append(f"{row['notebook']:24s} {row['status']:7s} {clock(row['seconds']) if row['seconds'] is not None else '-':>8}")
+        lines += [f"    {key}: {figure(key, value)}" for key, value in row["results"].items()]
+    total = sum(row["seconds"] or 0 for row in rows if row["status"] == "ran")
+    lines.append(f"run here: {clock(total)}")
+    return "\n".join(lines)
+
+
+def write_summary(rows: list[dict], out_dir: Path) -> Path:
+    """artifacts/<profile>/run_summary.json: the profile, weights, machine and one entry per notebook."""
+    record = {"profile": config.profile().name, "weights": config.feature_weights(), "executed_copies": str(out_dir),
+              "machine": submission.environment(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "notebooks": rows}
+    file = config.run_dir() / "run_summary.json"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    artifacts.atomic_write(file, lambda fh: fh.write(json.dumps(record, indent=2).encode()))
+    return file
+
+
+def previous_seconds() -> dict:
+    """Wall time per notebook in the last summary of this profile (for the notebooks a --from run reuses)."""
+    try:
+        rows = json.loads((config.run_dir() / "run_summary.json").read_text())["notebooks"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {row["notebook"]: row["seconds"] for row in rows if row.get("status") in ("ran", "reused")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -140,26 +194,44 @@ def main() -> int:
     parser.add_argument("--kernel", default="python3",
                         help="Jupyter kernel to run them in (default python3: this Python)")
     parser.add_argument("--out", type=Path, help="folder for the executed copies (default: artifacts/<profile>/notebooks)")
+    parser.add_argument("--from", dest="start", metavar="NN",
+                        help="start at the notebook whose name begins with NN (e.g. 03), reusing what the earlier ones saved")
     args = parser.parse_args()
     config.apply_settings("the command line", profile=args.profile, weights=args.weights)  # kernels inherit them
     os.environ["BUNDLE_PROGRESS"] = "text"  # progress bars whose final state is saved
     notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    reused = []
+    if args.start:
+        names = [notebook.stem for notebook in notebooks]
+        first = next((i for i, name in enumerate(names) if name.startswith(args.start)), None)
+        if first is None:
+            parser.error(f"--from {args.start}: no notebook name begins with it; the notebooks are {names}")
+        reused, notebooks = notebooks[:first], notebooks[first:]
     out_dir = args.out.resolve() if args.out else config.run_dir() / "notebooks"
     print(f"kernel={args.kernel}  CIFAR10_DIR={config.cifar10_source()}  output: {out_dir}", flush=True)
-    start = time.perf_counter()
+    earlier = previous_seconds()
+    rows = [{"notebook": nb.stem, "status": "reused", "seconds": earlier.get(nb.stem), "results": saved_results(nb.stem)}
+            for nb in reused]
+    status = 0
     for index, notebook in enumerate(notebooks, 1):
         print(f"[{index}/{len(notebooks)}] {notebook.stem} ...", flush=True)
-        began = time.perf_counter()
+        began, began_at = time.perf_counter(), time.time()
         try:
             run(notebook, out_dir, args.kernel)
         except CellExecutionError as err:
-            print(f"[{index}/{len(notebooks)}] {notebook.stem} FAILED after {time.perf_counter() - began:.0f} s\n{err}",
-                  flush=True)
+            seconds = time.perf_counter() - began
+            print(f"[{index}/{len(notebooks)}] {notebook.stem} FAILED after {seconds:.0f} s\n{err}", flush=True)
             print(f"The executed copy with the error is in {out_dir / notebook.name}", file=sys.stderr)
-            return 1
-        print(f"[{index}/{len(notebooks)}] {notebook.stem} done in {time.perf_counter() - began:.0f} s", flush=True)
-    print(f"all {len(notebooks)} notebooks ran in {time.perf_counter() - start:.0f} s; see {out_dir}")
-    return 0
+            rows.append({"notebook": notebook.stem, "status": "failed", "seconds": seconds, "results": {}})
+            status = 1
+            break
+        seconds = time.perf_counter() - began
+        print(f"[{index}/{len(notebooks)}] {notebook.stem} done in {seconds:.0f} s", flush=True)
+        rows.append({"notebook": notebook.stem, "status": "ran", "seconds": seconds,
+                     "results": saved_results(notebook.stem, since=began_at)})
+    print(summary_text(rows))
+    print(f"summary: {write_summary(rows, out_dir)}; executed copies: {out_dir}", flush=True)
+    return status
 
 
 if __name__ == "__main__":

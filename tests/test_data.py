@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import data
+from helpers import artifacts, config, data
 from helpers.data import CIFAR10_CLASSES, DataSourceError, load_cifar10, load_mnist
 
 PER_CLASS = {"train": 3, "test": 2}
@@ -40,8 +40,11 @@ def make_tree(root, top=None, classes=CIFAR10_CLASSES, splits=("train", "test"))
 
 
 def expected(split):
-    images = [_pixels(split, label, i) for label in range(10) for i in range(PER_CLASS[split])]
-    return np.stack(images), np.repeat(np.arange(10), PER_CLASS[split])
+    """The tree's images and labels in the loader's documented order: class, file name, then the fixed shuffle."""
+    images = np.stack([_pixels(split, label, i) for label in range(10) for i in range(PER_CLASS[split])])
+    labels = np.repeat(np.arange(10), PER_CLASS[split])
+    order = np.random.default_rng(data.IMAGE_TREE_SHUFFLE_SEED).permutation(len(labels))
+    return images[order], labels[order]
 
 
 def make_archive(tree, kind, out):
@@ -118,8 +121,8 @@ def test_a_changed_source_replaces_the_cache(tmp_path, cifar_source):
     archive.unlink()
     make_archive(tree, "zip", archive)
     os.utime(archive, ns=(1, 1))
-    images, _, _ = load_cifar10("test", check_counts=False)
-    assert len(images) == 19 and not images[-1].any()
+    images, labels, _ = load_cifar10("test", check_counts=False)
+    assert len(images) == 19 and not images[labels == 9].any()
 
 
 def test_full_counts_are_checked(tmp_path, cifar_source):
@@ -244,6 +247,68 @@ def test_mnist_bad_npz(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DIR", str(tmp_path / "mnist.npz"))
     with pytest.raises(DataSourceError, match=r"mnist\.npz is not a readable mnist\.npz"):
         load_mnist("train", check_counts=False)
+
+
+# ------------------------------------------------------------------ order: the first rows are a fair sample
+ORDER_PER_CLASS = 150  # 1,500 training images: the first 1,000 must hold every class
+
+
+def _every_class_early(labels, rows=1_000):
+    return len(np.unique(labels[:rows])) == 10
+
+
+@pytest.mark.parametrize("kind", ["folder", "tar.gz", "zip"])
+def test_an_image_folder_tree_comes_back_in_its_fixed_shuffle(tmp_path, cifar_source, monkeypatch, kind):
+    monkeypatch.setitem(PER_CLASS, "train", ORDER_PER_CLASS)
+    tree = make_tree(tmp_path / "tree", splits=("train",))
+    cifar_source(tree if kind == "folder" else make_archive(tree, kind, tmp_path / f"cifar.{kind}"))
+    images, labels, _ = load_cifar10("train", check_counts=False)
+    assert _every_class_early(labels), np.unique(labels[:1_000])
+    assert not np.array_equal(labels, np.sort(labels)), "the tree came back sorted by class"
+    want_images, want_labels = expected("train")  # the documented order, the same on every machine
+    np.testing.assert_array_equal(labels, want_labels)
+    np.testing.assert_array_equal(images, want_images)
+
+
+def test_official_batches_keep_their_own_order(tmp_path, cifar_source):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    labels = {name: rng.permutation(np.repeat(np.arange(10), 30)).tolist()
+              for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
+    for name, batch_labels in labels.items():
+        batch = {b"data": rng.integers(0, 256, (len(batch_labels), 3072), dtype=np.uint8), b"labels": batch_labels}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [c.encode() for c in CIFAR10_CLASSES]}))
+    cifar_source(folder)
+    _, train_labels, _ = load_cifar10("train", check_counts=False)
+    assert train_labels.tolist() == sum((labels[f"data_batch_{i}"] for i in range(1, 6)), [])
+    assert _every_class_early(train_labels)
+
+
+def test_a_cache_written_in_the_old_class_sorted_layout_is_read_again(tmp_path, cifar_source):
+    archive = cifar_source(make_archive(make_tree(tmp_path / "tree"), "tar.gz", tmp_path / "c.tar.gz"))
+    identity = data._source_identity(archive)
+    sorted_images, sorted_labels = np.zeros((30, 32, 32, 3), np.uint8), np.repeat(np.arange(10), 3)
+    artifacts.save_arrays(config.cache_dir() / "cifar10-train.npz", "data", {"source": identity},
+                          images=sorted_images, labels=sorted_labels)
+    _, labels, _ = load_cifar10("train", check_counts=False)
+    np.testing.assert_array_equal(labels, expected("train")[1])
+
+
+def test_real_sources_give_every_class_in_their_first_rows(real_cifar10, real_mnist):
+    for loader in (load_cifar10, load_mnist):
+        labels = loader("train")[1]
+        assert _every_class_early(labels), (loader.__name__, np.unique(labels[:1_000]))
+
+
+def test_random_subset():
+    rows = data.random_subset(1_000, 64, seed=3)
+    assert len(rows) == 64 and len(np.unique(rows)) == 64 and np.all(np.diff(rows) > 0)
+    assert np.array_equal(rows, data.random_subset(1_000, 64, seed=3))
+    assert not np.array_equal(rows, data.random_subset(1_000, 64, seed=4))
+    assert rows.max() > 500, "a random subset must reach beyond the first rows"
+    assert np.array_equal(data.random_subset(10, 64), np.arange(10))
 
 
 def test_stratified_subset():

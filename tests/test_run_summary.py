@@ -1,0 +1,62 @@
+"""`make run`'s summary and `make run FROM=NN` (scripts/run_notebooks.py), on two tiny notebooks."""
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+
+from helpers.config import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "run_notebooks.py"
+
+
+def tiny_notebook(folder, name, accuracy, fail=False):
+    cells = [nbformat.v4.new_code_cell(
+        "from helpers import artifacts\n"
+        + ("raise RuntimeError('planted failure')\n" if fail else "")
+        + f"artifacts.save_results({name!r}, {{'test accuracy': {accuracy}, 'images': 10}})")]
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+def run(*args, env_root):
+    env = {**os.environ, "BUNDLE_ARTIFACTS": str(env_root), "BUNDLE_PROFILE": "smoke"}
+    return subprocess.run([sys.executable, str(SCRIPT), "--out", str(env_root / "executed"), *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_summary_then_a_rerun_from_the_second_notebook(tmp_path):
+    first = tiny_notebook(tmp_path, "01_first", 0.5)
+    second = tiny_notebook(tmp_path, "02_second", 0.75)
+    done = run(first, second, env_root=tmp_path / "artifacts")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "==== run summary ====" in done.stdout and "test accuracy: 75.00%" in done.stdout
+    record = json.loads((tmp_path / "artifacts" / "smoke" / "run_summary.json").read_text())
+    assert [row["status"] for row in record["notebooks"]] == ["ran", "ran"]
+    assert record["notebooks"][1]["results"] == {"test accuracy": 0.75, "images": 10}
+    assert record["profile"] == "smoke" and record["machine"]["cpu"]
+    seconds_01 = record["notebooks"][0]["seconds"]
+
+    again = run("--from", "02", first, second, env_root=tmp_path / "artifacts")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "[1/1] 02_second" in again.stdout
+    rows = json.loads((tmp_path / "artifacts" / "smoke" / "run_summary.json").read_text())["notebooks"]
+    assert [(row["notebook"], row["status"]) for row in rows] == [("01_first", "reused"), ("02_second", "ran")]
+    assert rows[0]["seconds"] == seconds_01 and rows[0]["results"]["test accuracy"] == 0.5
+
+
+def test_a_failed_notebook_is_in_the_summary_without_stale_results(tmp_path):
+    root = tmp_path / "artifacts"
+    assert run(tiny_notebook(tmp_path, "01_first", 0.5), env_root=root).returncode == 0
+    failing = tiny_notebook(tmp_path, "01_first", 0.5, fail=True)
+    done = run(failing, env_root=root)
+    assert done.returncode == 1 and "planted failure" in done.stdout
+    rows = json.loads((root / "smoke" / "run_summary.json").read_text())["notebooks"]
+    assert rows == [{"notebook": "01_first", "status": "failed", "seconds": rows[0]["seconds"], "results": {}}]
+
+
+def test_from_names_a_notebook_that_does_not_exist(tmp_path):
+    done = run("--from", "09", tiny_notebook(tmp_path, "01_first", 0.5), env_root=tmp_path / "artifacts")
+    assert done.returncode == 2 and "--from 09: no notebook name begins with it" in done.stderr
