@@ -151,7 +151,7 @@ def main():
                  helper=record.figure(f"NumPy sgd_epoch, {default_threads} BLAS thread(s) (config.blas_threads)",
                                       numpy_s, "s"),
                  baseline=record.figure("torch CPU, best of 1 and 2 threads", torch_s, "s"),
-                 target="<= 0.7", settings={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                 target="<= 0.7", settings=vars(args),
                  figures=figures)
 
 

@@ -79,6 +79,6 @@ def write(name: str, *, title: str, helper: dict, baseline: dict, settings: dict
     folder = config.artifacts_root() / "benchmarks"
     folder.mkdir(parents=True, exist_ok=True)
     file = folder / f"{name}.json"
-    file.write_text(json.dumps(record, indent=1) + "\n")
+    file.write_text(json.dumps(record, indent=1, default=str) + "\n")  # settings may hold paths
     print(f"record: {file}")
     return file
