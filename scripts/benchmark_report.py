@@ -129,7 +129,7 @@ def benchmarks_page(records: list[dict], source: str) -> str:
 
 # ----------------------------------------------------------------------------- the main job
 def format_results(results) -> str:
-    """A notebook's headline results as ``name: value`` pairs, each value as the run's own summary prints it."""
+    """A notebook's headline results, one ``name: value`` per line, each value as the run's own summary prints it."""
     from run_notebooks import figure  # scripts/run_notebooks.py; imported here, as it may import this script
 
     if not isinstance(results, dict):
@@ -140,7 +140,7 @@ def format_results(results) -> str:
             return json.dumps(value, separators=(", ", ": "), default=str)
         return figure(name, value)
 
-    return "; ".join(f"{name}: {short(name, value)}" for name, value in results.items()).replace("|", "\\|")
+    return "<br>".join(f"{name}: {short(name, value)}" for name, value in results.items()).replace("|", "\\|")
 
 
 def results_page(summary: dict, source: str) -> str:
