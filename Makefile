@@ -47,12 +47,15 @@ inference: $(STAMP)
 		$(PY) scripts/run_notebooks.py --out artifacts/inference notebooks/05_quick_inference.ipynb
 
 # Instructors: the student version (solution regions stubbed) in dist/release/, and the
-# autograder on a student's copy (STUDENT=path; default: this tree) with the hidden tests.
+# autograder on a student's copy (STUDENT=path; default: this tree) with the hidden tests;
+# GRADE_FLAGS: scripts/grade.py's options (--only, --time-limit; see docs/GRADING.md).
+# STUDENT_REPO=<address>: the repository the release's Colab cells clone and install (a
+# per-student or template one); unset, they install the student's copy in Google Drive.
 release: $(STAMP)
-	$(PY) -m instructor.release --out dist/release
+	$(PY) -m instructor.release --out dist/release $(if $(STUDENT_REPO),--student-repo "$(STUDENT_REPO)")
 
 grade: $(STAMP)
-	$(PY) scripts/grade.py $(if $(STUDENT),"$(STUDENT)",.)
+	$(PY) scripts/grade.py $(if $(STUDENT),"$(STUDENT)",.) $(GRADE_FLAGS)
 
 # Every benchmark, each writing its record to artifacts/benchmarks/; then docs/BENCHMARKS.md from the records.
 benchmarks: $(STAMP)

@@ -137,6 +137,22 @@ def atomic_write(file: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def code_files(package: Path = PACKAGE_DIR) -> list[Path]:
+    """The Python files of the ``helpers`` package (the code that makes every artifact), sorted."""
+    return sorted(file for file in package.rglob("*.py") if "__pycache__" not in file.parts)
+
+
+def code_digest(package: Path = PACKAGE_DIR) -> str:
+    """sha256 over the package's Python files (relative names and bytes): which code made an artifact."""
+    digest = hashlib.sha256()
+    for file in code_files(package):
+        digest.update(file.relative_to(package).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def sha256_of(file: Path) -> str:
     digest = hashlib.sha256()
     with open(file, "rb") as fh:
@@ -170,6 +186,7 @@ def _save(name, write, arrays: Mapping[str, np.ndarray], producer: str, settings
         "bytes": file.stat().st_size,
         "arrays": _describe(arrays),
         "producer": producer,
+        "code": code_digest(),  # the helpers/ that made it: a submission's packed source must match
         "config": dict(settings),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **extra,

@@ -108,8 +108,15 @@ def crop(
     offsets: ints [N, 2], (dy, dx) of each crop's top-left corner in the padded image, each in
     0..2*padding; (padding, padding) is the identity. mode: "reflect" (mirror without repeating
     the edge, = torchvision's padding_mode="reflect"), "edge", "symmetric", "wrap", or
-    "constant" (pads with ``fill``). The padded batch is never built: each axis gets a
+    "constant" (pads with ``fill``).
+
+    Returns a new uint8 array of the input's shape [N, H, W, 3]; ``images`` is left unchanged.
+    Raises: ValueError naming the argument that is wrong (images, offsets, padding, mode, fill), checked before the part to write.
+
+    BEGIN SOLUTION TEXT: Vectorise it: no loop over images, and no padded copy of the whole batch needed.
+    The padded batch is never built: each axis gets a
     source-index map, ``np.pad(arange)``, and all crops are one gather from ``images``.
+    END SOLUTION TEXT
     """
     _check_images(images)
     _check_fill(fill)
@@ -171,7 +178,12 @@ def rotate(images: np.ndarray, degrees: Any, fill: int = 0) -> np.ndarray:
 
 
 def _rotate_block(images: np.ndarray, angles: np.ndarray, fill: int) -> np.ndarray:
-    """``rotate`` for one block of images; angles in radians."""
+    """``rotate`` for one block of images.
+
+    Inputs: images uint8 [n, H, W, 3]; angles (n,) in radians, counter-clockwise > 0; fill 0..255.
+    Returns the rotated block, a new uint8 [n, H, W, 3] array, rounded half to even and clipped
+    (see ``rotate`` for the interpolation and the border).
+    """
     n, height, width, _ = images.shape
     ### BEGIN SOLUTION: return the block rotated about each image centre by `angles` (radians, counter-clockwise > 0), bilinear by inverse mapping, `fill` outside, as uint8 [N, H, W, 3]
     cos = np.cos(angles).astype(np.float32)[:, None, None]
@@ -230,6 +242,9 @@ def cutout(images: np.ndarray, centers: Any, size: Any, fill: int = 0) -> np.nda
 
     The square covers rows cy - size//2 .. cy - size//2 + size - 1 (columns alike), clipped at
     the image border; size 0 is the identity. ``size``: one int, or one int per image.
+
+    Returns a new uint8 array of the input's shape; ``images`` is left unchanged.
+    Raises: ValueError naming the argument that is wrong (images, centers, size, fill), checked before the part to write.
     """
     _check_images(images)
     _check_fill(fill)
@@ -282,7 +297,12 @@ def adjust_contrast(images: np.ndarray, factors: Any) -> np.ndarray:
 
 
 def _contrast_block(images: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """``adjust_contrast`` for one block of images."""
+    """``adjust_contrast`` for one block of images.
+
+    Inputs: images uint8 [n, H, W, 3]; factors (n,) float32.
+    Returns a new uint8 [n, H, W, 3] array, rounded half to even and clipped to 0..255 (see
+    ``adjust_contrast`` for the grey level).
+    """
     n, height, width, _ = images.shape
     ### BEGIN SOLUTION: return factor * image + (1 - factor) * the image's mean grey level (luma weights GRAY_WEIGHTS), rounded and clipped to uint8
     out = images.astype(np.float32)
@@ -306,7 +326,11 @@ def random_contrast(
 
 # ----------------------------------------------------------------------------- flip
 def hflip(images: np.ndarray, mask: Any) -> np.ndarray:
-    """Mirror left-right the images where ``mask`` (one bool per image, or one bool) is True."""
+    """Mirror left-right the images where ``mask`` (one bool per image, or one bool) is True.
+
+    Returns a new uint8 array of the input's shape; ``images`` is left unchanged.
+    Raises: ValueError naming the argument that is wrong (images, mask), checked before the part to write.
+    """
     _check_images(images)
     mask = _per_image(mask, len(images), "mask", np.bool_)
     out = images.copy()

@@ -6,6 +6,8 @@
 | BUNDLE_ARTIFACTS    | where generated files go                                         | ``artifacts/``     |
 | CIFAR10_DIR         | CIFAR-10 source: batches folder, image-folder tree or archive    | see below          |
 | MNIST_DIR           | MNIST source: ``mnist.npz`` or a folder holding it               | see below          |
+| CIFAR10_URL         | a download source tried first: the archive's address or folder   | none               |
+| MNIST_URL           | a download source tried first: a folder holding the .gz files    | none               |
 | FEATURE_WEIGHTS     | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random``    | ``imagenet``       |
 | BUNDLE_BLAS_THREADS | BLAS and torch threads for the small matrix products             | from the CPU count |
 | BUNDLE_PROGRESS     | ``text``: plain-text progress bars (the headless runner sets it) | widgets in Jupyter |
@@ -19,6 +21,7 @@ submission for its kernel through :func:`apply_settings`.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +167,11 @@ def mnist_source() -> Path | None:
     return _data_source("MNIST_DIR")
 
 
+def download_url(variable: str) -> str | None:
+    """A download source the user puts first (CIFAR10_URL, MNIST_URL), or None."""
+    return os.environ.get(variable, "").strip() or None
+
+
 def text_progress() -> bool:
     """True when BUNDLE_PROGRESS=text asks for plain-text progress bars instead of widgets."""
     return os.environ.get("BUNDLE_PROGRESS", "").strip().lower() == "text"
@@ -198,3 +206,60 @@ def submission() -> Path | None:
     """SUBMISSION: a submission archive for the quick-inference notebook to check, if any."""
     value = _setting("submission")
     return Path(value).expanduser() if value else None
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """A notebook's chosen settings; saves artifacts with its name and those settings attached."""
+
+    producer: str
+    settings: dict  # what every artifact of the notebook records: profile (and weights when it uses them)
+
+    def _config(self, extra) -> dict:
+        return {**self.settings, **dict(extra or {})}
+
+    def save_arrays(self, name, config=None, **arrays):
+        """helpers.artifacts.save_arrays with this notebook as producer and its settings (plus ``config``)."""
+        from helpers import artifacts
+        return artifacts.save_arrays(name, self.producer, self._config(config), **arrays)
+
+    def save_json(self, name, obj, config=None):
+        """helpers.artifacts.save_json with this notebook as producer and its settings (plus ``config``)."""
+        from helpers import artifacts
+        return artifacts.save_json(name, obj, self.producer, self._config(config))
+
+    def save_model(self, name, model, config=None):
+        """helpers.artifacts.save_model with this notebook as producer and its settings (plus ``config``)."""
+        from helpers import artifacts
+        return artifacts.save_model(name, model, self.producer, self._config(config))
+
+    def save_params(self, name, params, config=None):
+        """helpers.artifacts.save_params with this notebook as producer and its settings (plus ``config``)."""
+        from helpers import artifacts
+        return artifacts.save_params(name, params, self.producer, self._config(config))
+
+
+def notebook_setup(producer: str, threads: bool = False, deterministic: bool = False, **settings) -> NotebookRun:
+    """Start a notebook: apply its settings cell (``profile=PROFILE, weights=WEIGHTS``...) and print them.
+
+    ``threads``: limit BLAS (and torch, when imported) to :func:`blas_threads`; ``deterministic``: torch
+    runs that repeat bit for bit. Returns the run, whose ``save_*`` attach ``producer`` and the settings.
+    """
+    apply_settings(**settings)
+    chosen = []
+    if threads:
+        from threadpoolctl import threadpool_limits
+        count = blas_threads()
+        threadpool_limits(limits=count, user_api="blas")
+        chosen.append(f"{count} BLAS thread(s) (BUNDLE_BLAS_THREADS overrides)")
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(count)
+            chosen.append(f"{count} torch thread(s)")
+    if deterministic:
+        import torch
+        torch.use_deterministic_algorithms(True)
+        chosen.append("deterministic torch algorithms")
+    if chosen:
+        print(f"==== {', '.join(chosen)} ====", flush=True)
+    recorded = {"profile": profile().name} | ({"weights": feature_weights()} if "weights" in settings else {})
+    return NotebookRun(producer, recorded)

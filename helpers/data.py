@@ -1,7 +1,8 @@
 """CIFAR-10 and MNIST as NumPy arrays, offline first.
 
 Sources, in order: the path in ``CIFAR10_DIR`` / ``MNIST_DIR``; else the project's own cache
-of decoded arrays; else torchvision's download of the official archive (checksum verified).
+of decoded arrays; else a download of the official files from their first good source
+(``helpers.download``: mirrors, timeouts, checksums).
 Decoded arrays are cached under ``artifacts/cache/`` so that a second load is fast.
 
 Order: every source gives its examples in an order in which the first rows are a fair sample.
@@ -12,9 +13,13 @@ The same tree therefore always gives the same order, on every machine.
 """
 from __future__ import annotations
 
+import gzip
 import io
+import os
 import re
+import shutil
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -22,7 +27,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from helpers import artifacts, config
+from helpers import artifacts, config, download
 from helpers.progress import tqdm
 
 CIFAR10_CLASSES = [
@@ -155,17 +160,40 @@ def _read_cifar_batches(folder: Path, split: str) -> tuple[np.ndarray, np.ndarra
 
 
 def _download_cifar10(split: str) -> tuple[np.ndarray, np.ndarray]:
-    from torchvision.datasets import CIFAR10
-
+    """The official archive, from its first good source (helpers.download), extracted once into the cache."""
     root = config.cache_dir() / "downloads"
-    try:
-        dataset = CIFAR10(root, train=split == "train", download=True)
-    except Exception as err:  # any network failure gets the same advice
-        raise DataSourceError(
-            f"could not download CIFAR-10 into {root} ({err}): with no internet, set CIFAR10_DIR "
-            "to a cifar-10-batches-py folder, an image-folder tree or a .tar.gz/.zip of one"
-        ) from err
-    return dataset.data, np.asarray(dataset.targets, dtype=np.int64)
+    folder = root / "cifar-10-batches-py"
+    if not (folder / "batches.meta").exists():
+        try:
+            [archive] = download.fetch_files("cifar10", [download.CIFAR10_ARCHIVE], root)
+        except download.DownloadError as err:
+            raise DataSourceError(
+                f"could not download CIFAR-10 into {root}: {err}\nWith no internet, set CIFAR10_DIR to a "
+                "cifar-10-batches-py folder, an image-folder tree or a .tar.gz/.zip of one; or CIFAR10_URL "
+                f"to another source of {download.CIFAR10_ARCHIVE}"
+            ) from err
+        _extract_batches(archive, folder)
+        archive.unlink()
+    return _read_cifar_batches(folder, split)
+
+
+def _extract_batches(archive: Path, folder: Path) -> None:
+    """The files of ``cifar-10-batches-py/`` in ``archive``, written to ``folder`` (complete or not at all)."""
+    with tempfile.TemporaryDirectory(dir=folder.parent) as temporary:
+        staging = Path(temporary) / folder.name
+        staging.mkdir()
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for member in tar:
+                    parts = PurePosixPath(member.name).parts
+                    if member.isfile() and len(parts) == 2 and parts[0] == "cifar-10-batches-py":
+                        (staging / parts[1]).write_bytes(tar.extractfile(member).read())
+        except (tarfile.TarError, EOFError, OSError) as err:
+            raise DataSourceError(f"{archive} is not a readable .tar.gz ({err}): delete it and load again") from err
+        if not (staging / "batches.meta").exists():
+            raise DataSourceError(f"{archive} holds no cifar-10-batches-py/batches.meta: not the CIFAR-10 archive")
+        shutil.rmtree(folder, ignore_errors=True)  # an incomplete folder left by hand
+        os.replace(staging, folder)
 
 
 def _source_identity(source: Path) -> str:
@@ -240,16 +268,32 @@ def _read_mnist_npz(source: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _download_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
-    from torchvision.datasets import MNIST
-
-    root = config.cache_dir() / "downloads"
+    """The official idx files of ``split``, from their first good source (helpers.download)."""
+    root = config.cache_dir() / "downloads" / "mnist"
     try:
-        dataset = MNIST(root, train=split == "train", download=True)
-    except Exception as err:
+        images, labels = download.fetch_files("mnist", download.MNIST_FILES[split], root)
+    except download.DownloadError as err:
         raise DataSourceError(
-            f"could not download MNIST into {root} ({err}): with no internet, set MNIST_DIR to a mnist.npz"
+            f"could not download MNIST into {root}: {err}\nWith no internet, set MNIST_DIR to a mnist.npz; "
+            "or MNIST_URL to another folder holding the four .gz files"
         ) from err
-    return dataset.data.numpy(), dataset.targets.numpy().astype(np.int64)
+    return _read_idx(images, ndim=3), _read_idx(labels, ndim=1).astype(np.int64)
+
+
+def _read_idx(file: Path, ndim: int) -> np.ndarray:
+    """A gzipped idx file of unsigned bytes (MNIST's format: magic 0x0000080N, N sizes, then the data)."""
+    try:
+        with gzip.open(file, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as err:
+        raise DataSourceError(f"{file} is not a readable .gz ({err}): delete it and load again") from err
+    header = 4 + 4 * ndim
+    if len(raw) < header or raw[:4] != bytes([0, 0, 8, ndim]):
+        raise DataSourceError(f"{file} is not an idx file of {ndim}-d unsigned bytes: delete it and load again")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) - header != int(np.prod(shape)):
+        raise DataSourceError(f"{file}: {len(raw) - header:,} bytes of data for shape {shape}: delete it and load again")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
 def load_mnist(split: str, check_counts: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:

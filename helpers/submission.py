@@ -3,10 +3,14 @@
 :func:`build` packs a profile's artifacts (parameter pickles, test features and labels, class
 names, reports, confusion matrices, predictions and probabilities, a few raw test images, the
 executed notebooks as HTML) with their manifests, plus ``environment.json`` (Python, packages,
-BLAS, CPU) and a top-level ``submission.json`` listing every member with its sha256.
+BLAS, CPU), the student's source (``source/helpers/`` and ``source/notebooks/`` without outputs:
+one hand-in for both quick inference and the autograder) and a top-level ``submission.json``
+listing every member with its sha256 and the digest of the packed ``helpers/``.
 :func:`open_submission` extracts such an archive and refuses it if a member is missing, altered,
 unlisted or has an unsafe name; after that the members load through :mod:`helpers.artifacts`
-(checksummed, restricted unpickler) like local artifacts.
+(checksummed, restricted unpickler) like local artifacts. :attr:`Submission.foreign_artifacts`
+lists the artifacts whose manifests record other code than the packed source (results made by
+other code): reported, never silently accepted.
 
 :func:`load_student_params` reads a bare parameter pickle in one of the seeds' layouts (no
 manifest), converts it to the project's layout and says loudly that it is unverified.
@@ -29,9 +33,10 @@ import numpy as np
 
 from helpers import artifacts, config
 
-FORMAT = 1
+FORMAT = 2
 TOP_MANIFEST = "submission.json"
 ENVIRONMENT = "environment.json"
+SOURCE = "source"  # the student's helpers/ and notebooks/ inside the archive
 
 # (artifact, the notebook that makes it): what the quick-inference notebook reads
 ARTIFACTS = (
@@ -113,24 +118,44 @@ def _members(run_dir: Path) -> list[tuple[str, Path]]:
     return members
 
 
+def without_outputs(notebook: Path) -> bytes:
+    """A notebook's JSON with every code cell's outputs and execution count removed."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def source_members(notebooks: Path | None = None) -> dict[str, bytes]:
+    """The student's source as archive members: the imported ``helpers`` package and the notebooks without outputs."""
+    package = artifacts.PACKAGE_DIR
+    members = {f"{SOURCE}/helpers/{file.relative_to(package).as_posix()}": file.read_bytes()
+               for file in artifacts.code_files(package)}
+    notebooks = notebooks or config.project_dir() / "notebooks"
+    members |= {f"{SOURCE}/notebooks/{file.name}": without_outputs(file) for file in sorted(notebooks.glob("*.ipynb"))}
+    return members
+
+
 def build(run_dir: Path | None = None, out_dir: Path | None = None) -> Path:
-    """Pack the current profile's artifacts (or ``run_dir``'s) into ``out_dir/submission-*.zip``."""
+    """Pack the current profile's artifacts (or ``run_dir``'s) and the source into ``out_dir/submission-*.zip``."""
     run_dir = Path(run_dir) if run_dir else config.run_dir()
     out_dir = Path(out_dir) if out_dir else config.project_dir() / "dist"
     members = _members(run_dir)
     features_config = artifacts.read_manifest(run_dir / "features/test.npz")["config"]
-    env = json.dumps(environment(), indent=2).encode()
+    written = {ENVIRONMENT: json.dumps(environment(), indent=2).encode(), **source_members()}
     listing = {name: {"sha256": artifacts.sha256_of(file), "bytes": file.stat().st_size} for name, file in members}
-    listing[ENVIRONMENT] = {"sha256": hashlib.sha256(env).hexdigest(), "bytes": len(env)}
+    listing |= {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in written.items()}
     top = {"format": FORMAT, "profile": features_config["profile"], "weights": features_config["weights"],
            "weights_id": features_config["weights_id"], "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-           "members": listing}
+           "code": artifacts.code_digest(), "members": listing}
     archive = out_dir / archive_name(top["profile"], top["weights"])
 
     def write(fh):
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
             zf.writestr(TOP_MANIFEST, json.dumps(top, indent=2))
-            zf.writestr(ENVIRONMENT, env)
+            for name, data in written.items():
+                zf.writestr(name, data)
             for name, file in members:
                 zf.write(file, name)
 
@@ -159,6 +184,19 @@ class Submission:
     @property
     def weights_id(self) -> str:
         return self.manifest["weights_id"]
+
+    @property
+    def source(self) -> Path:
+        """The packed source: ``helpers/`` and ``notebooks/`` as the student ran them."""
+        return self.root / SOURCE
+
+    @property
+    def foreign_artifacts(self) -> list[str]:
+        """Artifacts whose manifest records other code than the packed ``helpers/`` (made by other code)."""
+        packed = artifacts.code_digest(self.source / "helpers")
+        return sorted(str(file.relative_to(self.root)).removesuffix(".manifest.json")
+                      for file in self.root.rglob("*.manifest.json")
+                      if json.loads(file.read_text()).get("code") != packed)
 
 
 def _safe_name(name: str, archive: Path) -> PurePosixPath:

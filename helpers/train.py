@@ -106,9 +106,17 @@ def evaluate(model, X, y, chunk_size=512):
 def sgd_epoch(model, optimizer, X, y, order, batch_size):
     """One SGD pass over the rows of ``X`` in the given ``order``, ``batch_size`` rows per step.
 
+    Inputs: model (a Classifier); optimizer (its ``step(grads)`` updates model.params); X (n, ...)
+    and y (n,); order, the row indices in the order to visit; batch_size.
+    Returns nothing: for each run of batch_size consecutive entries of ``order`` (the last may be
+    shorter; see batch_slices), one ``model.loss`` on those rows (training mode), then one
+    ``optimizer.step`` with its gradients.
+
+    BEGIN SOLUTION TEXT: Measure which is faster: gathering each batch as it comes, or the whole shuffled epoch up front.
     Each batch is gathered with ``np.take`` into one reused buffer: it then stays in
     cache for the forward and the weight-gradient products, which measured faster than
     gathering the whole shuffled epoch up front and slicing it.
+    END SOLUTION TEXT
     """
     ### BEGIN SOLUTION: for each batch of rows of `order` (see batch_slices), take model.loss on those rows of X and y, then optimizer.step with its gradients
     X_batch = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)

@@ -5,7 +5,14 @@ A solution region is a block of a function's body between ``### BEGIN SOLUTION: 
 the release the block becomes ``raise NotImplementedError("<function> ... is yours to write:
 <hint>")``. The markers are comments, so the solution behaves the same with or without them.
 
-Usage: python -m instructor.release [--out dist/release]
+A solution passage is text a student must find for themselves (a derivation, the method of a
+vectorised pass): the lines between ``BEGIN SOLUTION TEXT: <task>`` and ``END SOLUTION TEXT`` in
+a Python file (typically inside a docstring), a Markdown file or a notebook's Markdown cell
+(there each marker line may be an HTML comment, ``<!-- END SOLUTION TEXT -->``, so that it does
+not render). In the release the passage becomes its task, e.g. "Derive dx for training mode".
+The leak check covers passages as it covers code.
+
+Usage: python -m instructor.release [--out dist/release] [--student-repo ADDRESS]
 """
 from __future__ import annotations
 
@@ -15,18 +22,23 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from helpers.show import SOLUTION_BEGIN, SOLUTION_END
+from helpers.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker
+from instructor import student_repo as addresses
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
-# instructor-only: these tools and the hidden tests, CI, the tests of this tool
-EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py")
+# instructor-only: these tools and the hidden tests, CI, the tests of this tool and the solution pins
+EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py", "tests/test_solution_pins.py", "tests/test_starter.py")
 STUDENT_README = REPO / "instructor" / "student_readme.md"
 MIN_LEAK_LENGTH = 12  # shorter lines ("return out") say nothing about a solution
 MIN_SUBSTRING_LENGTH = 20  # long enough to be found inside other text; shorter ones only as whole lines
+MIN_LEAK_LETTERS = 6  # a secret line says something: rules of dashes or "$$" alone are not secrets
+TEXT_SUFFIXES = (".py", ".md", ".ipynb")  # files whose passages can be marked
+TASK_WIDTH = 96  # a passage's task is wrapped to this width in the release
 RELEASE_MARK = ".student-release"
 
 
@@ -93,14 +105,106 @@ def find_regions(file: str, text: str) -> list[Region]:
     return regions
 
 
-def stub_source(text: str, regions: list[Region]) -> str:
-    """``text`` with every region replaced by its stub (same indentation as the begin marker)."""
+def _indent(line: str) -> str:
+    return line[:len(line) - len(line.lstrip())]
+
+
+def stub_source(text: str, regions: list[Region], passages: tuple = ()) -> str:
+    """``text`` with every region replaced by its stub and every passage by its task (indented like the begin marker)."""
     lines = text.splitlines(keepends=True)
-    for region in sorted(regions, key=lambda r: r.start, reverse=True):
-        marker = lines[region.start - 1]
-        indent = marker[:len(marker) - len(marker.lstrip())]
-        lines[region.start - 1:region.end] = [region.stub(indent)]
+    spans = sorted([*regions, *passages], key=lambda r: r.start, reverse=True)
+    for later, earlier in zip(spans, spans[1:]):
+        if earlier.end >= later.start:
+            raise ReleaseError(f"{later.file}:{later.start}: a solution passage and a solution region overlap")
+    for span in spans:
+        indent = _indent(lines[span.start - 1])
+        lines[span.start - 1:span.end] = [span.stub(indent) if isinstance(span, Region) else span.text(indent)]
     return "".join(lines)
+
+
+@dataclass(frozen=True)
+class TextRegion:
+    """One solution passage: lines ``start``..``end`` (1-based, markers included) of ``file``.
+
+    Line numbers count the lines of a Python or Markdown file, or of a notebook's cells one after
+    the other (see :func:`text_lines`).
+    """
+
+    file: str
+    start: int
+    end: int
+    task: str
+    lines: tuple[str, ...]
+
+    def text(self, indent: str) -> str:
+        """What the release says instead: the task, wrapped at TASK_WIDTH columns."""
+        return textwrap.fill(self.task, TASK_WIDTH, initial_indent=indent, subsequent_indent=indent) + "\n"
+
+
+def _text_marker(line: str) -> tuple[str, str] | None:
+    """``("begin", task)`` or ``("end", "")`` for a text marker line (bare or in an HTML comment), else None."""
+    stripped = line.strip().removeprefix("<!--").removesuffix("-->").strip()
+    if stripped.startswith(TEXT_BEGIN):
+        return "begin", stripped[len(TEXT_BEGIN):].lstrip(" :").strip()
+    return ("end", "") if stripped == TEXT_END else None
+
+
+def find_text_regions(file: str, lines: list[str], offset: int = 0) -> list[TextRegion]:
+    """The solution passages among ``lines`` (numbered from ``offset + 1``); malformed markers raise ReleaseError."""
+    regions, start, task = [], None, ""
+    for number, line in enumerate(lines, start=offset + 1):
+        marker = _text_marker(line)
+        if marker is None:
+            continue
+        if marker[0] == "begin":
+            if start is not None:
+                raise ReleaseError(f"{file}:{number}: {TEXT_BEGIN} inside the passage opened at line {start}")
+            start, task = number, marker[1]
+            if not task:
+                raise ReleaseError(f"{file}:{number}: write what the student must find after '{TEXT_BEGIN}:'")
+        elif start is None:
+            raise ReleaseError(f"{file}:{number}: {TEXT_END} without {TEXT_BEGIN}")
+        else:
+            regions.append(TextRegion(file, start, number, task, tuple(lines[start - offset:number - offset - 1])))
+            start = None
+    if start is not None:
+        raise ReleaseError(f"{file}:{start}: {TEXT_BEGIN} is never closed by {TEXT_END}")
+    return regions
+
+
+def _cells(notebook: dict):
+    """(cell, its source lines, the number of lines before it) for every cell of a notebook."""
+    offset = 0
+    for cell in notebook.get("cells", []):
+        lines = "".join(cell.get("source", "")).splitlines(keepends=True)
+        yield cell, lines, offset
+        offset += len(lines)
+
+
+def text_lines(file: str, text: str) -> list[str]:
+    """The lines a passage's numbers count: a file's, or for a notebook its cells' lines one after the other."""
+    if file.endswith(".ipynb"):
+        return [line for _, lines, _ in _cells(json.loads(text)) for line in lines]
+    return text.splitlines(keepends=True)
+
+
+def find_passages(file: str, text: str) -> list[TextRegion]:
+    """The solution passages of a Python or Markdown file, or of a notebook's Markdown cells."""
+    if not file.endswith(".ipynb"):
+        return find_text_regions(file, text.splitlines(keepends=True))
+    return [region for cell, lines, offset in _cells(json.loads(text)) if cell.get("cell_type") == "markdown"
+            for region in find_text_regions(file, lines, offset)]
+
+
+def strip_notebook(text: str, regions: list[TextRegion]) -> str:
+    """A notebook's JSON with each passage replaced by its task (nbformat's layout kept)."""
+    notebook = json.loads(text)
+    for cell, lines, offset in _cells(notebook):
+        own = [replace(r, start=r.start - offset, end=r.end - offset) for r in regions
+               if offset < r.start <= offset + len(lines)]
+        if own:
+            cell["source"] = stub_source("".join(lines), [], own).rstrip("\n").splitlines(keepends=True)
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def tracked_files(repo: Path = REPO) -> list[str]:
@@ -120,35 +224,44 @@ def python_sources(repo: Path = REPO) -> dict[str, str]:
     return {name: (repo / name).read_text(encoding="utf-8") for name in released_files(repo) if name.endswith(".py")}
 
 
+def marked_sources(repo: Path = REPO) -> dict[str, str]:
+    """The text of every released file that may hold solution markers (Python, Markdown, notebooks)."""
+    return {name: (repo / name).read_text(encoding="utf-8") for name in released_files(repo)
+            if name.endswith(TEXT_SUFFIXES)}
+
+
 def _text_lines(file: Path) -> list[str]:
     """Stripped lines of a text file; for a notebook, of its cells' sources."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError):
+        return [line.strip() for line in text_lines(file.name, file.read_text(encoding="utf-8"))]
+    except (UnicodeDecodeError, OSError, ValueError):
         return []
-    if file.suffix == ".ipynb":
-        text = "\n".join("".join(cell.get("source", "")) for cell in json.loads(text).get("cells", []))
-    return [line.strip() for line in text.splitlines()]
 
 
-def leaks(release: Path, regions: list[Region], solution_files: dict[str, list[str]]) -> list[str]:
+def _says_something(line: str) -> bool:
+    return sum(character.isalnum() for character in line) >= MIN_LEAK_LETTERS
+
+
+def leaks(release: Path, regions: list, solution_files: dict[str, list[str]]) -> list[str]:
     """``file:line`` of every release line that contains solution text (or is a marker).
 
-    Solution text: a line of some region, at least MIN_LEAK_LENGTH long, that appears nowhere
-    outside the regions in the solution tree (so shared lines such as ``n = len(x)`` do not count),
-    found as a whole line, or inside any line when at least MIN_SUBSTRING_LENGTH long.
+    Solution text: a line of some region or passage, at least MIN_LEAK_LENGTH long and with some
+    letters or digits, that appears nowhere outside the regions and passages in the solution tree
+    (so shared lines such as ``n = len(x)`` do not count), found as a whole line, or inside any
+    line when at least MIN_SUBSTRING_LENGTH long. ``solution_files``: stripped lines by file,
+    numbered as the regions are (see :func:`text_lines`).
     """
     inside = {line.strip() for region in regions for line in region.lines}
     outside = set()
     for name, lines in solution_files.items():
         spans = [(r.start, r.end) for r in regions if r.file == name]
         outside.update(line for number, line in enumerate(lines, 1) if not any(a <= number <= b for a, b in spans))
-    secret = {line for line in inside - outside if len(line) >= MIN_LEAK_LENGTH}
+    secret = {line for line in inside - outside if len(line) >= MIN_LEAK_LENGTH and _says_something(line)}
     long_secret = [line for line in secret if len(line) >= MIN_SUBSTRING_LENGTH]
     found = []
     for file in sorted(p for p in release.rglob("*") if p.is_file()):
         for number, line in enumerate(_text_lines(file), 1):
-            if line in secret or line.startswith((BEGIN, END)) or any(text in line for text in long_secret):
+            if line in secret or is_marker(line) or any(text in line for text in long_secret):
                 found.append(f"{file.relative_to(release).as_posix()}:{number}")
     return found
 
@@ -158,32 +271,61 @@ def _student_readme(regions: list[Region]) -> str:
     return STUDENT_README.read_text().replace("{{STUBS}}", "| file | function | what it must do |\n|---|---|---|\n" + rows)
 
 
-def build(out: Path, repo: Path = REPO) -> list[Region]:
-    """Write the student version of ``repo`` into ``out`` (replacing an earlier release there)."""
+def find_markers(texts: dict[str, str]) -> tuple[list[Region], list[TextRegion]]:
+    """The solution regions (Python files) and passages (Python, Markdown, notebooks) of ``texts``."""
+    regions = [region for name, text in texts.items() if name.endswith(".py") for region in find_regions(name, text)]
+    passages = [passage for name, text in texts.items() for passage in find_passages(name, text)]
+    return regions, passages
+
+
+def student_text(name: str, text: str, regions: list[Region], passages: list[TextRegion]) -> str:
+    """The release's version of one marked file: its regions stubbed, its passages replaced by their tasks."""
+    if name.endswith(".ipynb"):
+        return strip_notebook(text, passages)
+    stubbed = stub_source(text, regions, passages)
+    if name.endswith(".py"):
+        compile(stubbed, name, "exec")
+    return stubbed
+
+
+def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list[Region]:
+    """Write the student version of ``repo`` into ``out`` (replacing an earlier release there).
+
+    ``student_repo``: the address the notebooks' Colab cell installs from (else the student's Drive).
+    """
     out = Path(out)
     if out.exists():
         if not (out / RELEASE_MARK).exists():
             raise ReleaseError(f"{out} exists and is not a student release: choose an empty or new folder")
         shutil.rmtree(out)
     files = released_files(repo)
-    texts = python_sources(repo)
-    regions = [region for name, text in texts.items() for region in find_regions(name, text)]
+    texts = marked_sources(repo)
+    regions, passages = find_markers(texts)
     if not regions:
         raise ReleaseError(f"no {BEGIN} markers found under {repo}: nothing to hand out")
     for name in files:
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
         own = [r for r in regions if r.file == name]
-        if own:
-            stubbed = stub_source(texts[name], own)
-            compile(stubbed, name, "exec")
-            target.write_text(stubbed, encoding="utf-8")
+        own_passages = [p for p in passages if p.file == name]
+        if own or own_passages:
+            target.write_text(student_text(name, texts[name], own, own_passages), encoding="utf-8")
         else:
             shutil.copy2(repo / name, target)
     (out / "README.md").write_text(_student_readme(regions), encoding="utf-8")
     (out / RELEASE_MARK).write_text("made by python -m instructor.release\n")
-    solution_lines = {name: [line.strip() for line in text.splitlines()] for name, text in texts.items()}
-    found = leaks(out, regions, solution_lines)
+    try:
+        addresses.retarget(out, student_repo, repo)
+    except ValueError as err:
+        shutil.rmtree(out)
+        raise ReleaseError(str(err)) from err
+    named = addresses.address_leaks(out, repo)
+    if named:
+        shutil.rmtree(out)
+        raise ReleaseError(f"the release would name the instructor's repository at {', '.join(named[:10])}: "
+                           "nothing was written")
+    solution_lines = {name: [line.strip() for line in text_lines(name, text)] for name, text in texts.items()}
+    found = leaks(out, [*regions, *passages], solution_lines)
     if found:
         shutil.rmtree(out)
         raise ReleaseError(f"the release would contain solution text at {', '.join(found[:10])}: nothing was written")
@@ -193,9 +335,11 @@ def build(out: Path, repo: Path = REPO) -> list[Region]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist" / "release")
+    parser.add_argument("--student-repo", default=None,
+                        help="address the Colab cells clone and install (default: the student's Google Drive copy)")
     args = parser.parse_args()
     try:
-        regions = build(args.out)
+        regions = build(args.out, student_repo=args.student_repo or None)
     except ReleaseError as err:
         print(f"release: {err}", file=sys.stderr)
         return 1

@@ -111,9 +111,27 @@ def test_a_model_with_batchnorm_trains_like_its_torch_twin(build, shape, optimiz
     np.testing.assert_allclose(history.loss["train"], torch_losses, rtol=1e-9)
     expected = torch_as_params(net)
     assert set(expected) == set(model.params) | set(model.state)
-    for name, value in {**model.params, **model.state}.items():  # atol: a bias before batch norm has zero gradient,
-        np.testing.assert_allclose(value, expected[name], rtol=1e-9, atol=1e-9, err_msg=name)  # up to rounding
+    cancelled = cancelled_by_batchnorm(model)
+    steps = 3 * -(-len(X) // 20)
+    drift = steps * 0.01 * ROUNDING_NOISE / 1e-8  # every step moves them by at most lr * noise / eps (RMSProp, Adam)
+    for name, value in {**model.params, **model.state}.items():
+        np.testing.assert_allclose(value, expected[name], rtol=1e-9, atol=drift if name in cancelled else 1e-9,
+                                   err_msg=name)
     np.testing.assert_array_equal(model.predict(X), torch_predict(net, X))
+
+
+# float64 rounding noise of a gradient that is 0 in exact arithmetic: a sum over a batch of O(1) terms
+ROUNDING_NOISE = 1e-13
+
+
+def cancelled_by_batchnorm(model):
+    """The biases right before a batch norm, and its running means: batch norm subtracts them, so their gradient
+    is 0 but for rounding noise, which RMSProp and Adam divide by eps: they drift with the rounding of each copy."""
+    names = []
+    for layer, following in zip(model.layers, model.layers[1:]):
+        if isinstance(following, BatchNorm) and "b" in layer.param_roles:
+            names += [layer.param_names[layer.param_roles.index("b")], following.state_names[0]]
+    return set(names)
 
 
 def test_a_model_with_batchnorm_reloads_exactly():

@@ -223,12 +223,25 @@ def hand_written_run(X, y, layer_sizes, std, *, epochs, batch_size, lr, lr_step,
     return {f"{kind}{i}": p for i, pair in enumerate(zip(W, b), start=1) for kind, p in zip("Wb", pair)}
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("init, sizes, recipe", [
+SEED_RECIPES = [
     ("small_normal", [32, 16, 4], dict(lr=0.01, lr_step=2, lr_gamma=0.1, momentum=0.0, reg=0.0)),  # seed 001
     ("he", [32, 16, 8, 4], dict(lr=0.01, lr_step=2, lr_gamma=0.1, momentum=0.9, reg=1e-3)),  # notebook 03's better one
-])
-def test_seed_runs_reproduce_the_hand_written_loop_bit_for_bit(dtype, init, sizes, recipe):
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("init, sizes, recipe", SEED_RECIPES)
+def test_seed_runs_reproduce_the_hand_written_loop(dtype, init, sizes, recipe):
+    """Up to rounding: any correct implementation passes. The solution's bit-for-bit pin is instructor-only
+    (tests/test_solution_pins.py)."""
+    model, expected = seed_run(dtype, init, sizes, recipe)
+    for name, value in expected.items():  # 3 epochs of float rounding differences, amplified a little by training
+        np.testing.assert_allclose(model.params[name], value, rtol=1000 * np.finfo(dtype).eps, err_msg=name,
+                                   atol=1000 * np.finfo(dtype).eps * np.abs(value).max())
+
+
+def seed_run(dtype, init, sizes, recipe):
+    """(the library's model trained on a seed recipe, the hand-written loop's params)."""
     X, y = synthetic_data(n=300)
     std = {"small_normal": lambda fan_in: 1e-3, "he": lambda fan_in: np.sqrt(2.0 / fan_in)}[init]
     settings = dict(epochs=3, batch_size=64, seed=5)
@@ -238,8 +251,7 @@ def test_seed_runs_reproduce_the_hand_written_loop_bit_for_bit(dtype, init, size
     assert all(np.array_equal(untrained[name], model.params[name]) for name in expected)
     train(model, X, y, progress=False, **settings, **{k: v for k, v in recipe.items() if k != "reg"})
     assert list(model.params) == list(expected)
-    for name, value in expected.items():
-        np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+    return model, expected
 
 
 def test_cnn_initial_weights_are_drawn_in_the_seed_order():

@@ -5,20 +5,22 @@ a recording ``subprocess.run``, so what it would run on Colab is checked without
 """
 import ast
 import json
-import os
-import pathlib
-import subprocess
+import re
 import sys
 import tomllib
-import types
 
+import colab_simulation
+import numpy as np
 import pytest
 
-from helpers import config
+from helpers import artifacts, config
+from helpers import colab as colab_module
 from helpers.config import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+# the instructor's address; in a release the student repository's, or none
+REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"].get("urls", {}).get("Repository")
+MAX_START_LINES = 10  # code lines of the Colab and settings cells together (comments not counted)
 DRIVE = "/content/drive/MyDrive"
 
 
@@ -31,17 +33,33 @@ def source(cell):
     return "".join(cell["source"])
 
 
-COLAB_CELL = source(code_cells(NOTEBOOKS[0])[0])
+def code_lines(text):
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("#", "%"))]
+
+
+GITHUB = REPOSITORY.startswith("https://github.com/") if REPOSITORY else False
+BADGE = "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
-def test_the_first_code_cell_is_the_same_colab_cell_everywhere(notebook):
-    assert source(code_cells(notebook)[0]) == COLAB_CELL, f"{notebook.name}: its first code cell is not the Colab cell of {NOTEBOOKS[0].name}"
-    assert f'REPOSITORY = "{REPOSITORY}"' in COLAB_CELL, "the Colab cell must install pyproject.toml's [project.urls] Repository"
+def test_a_title_cell_with_its_badge_then_the_colab_cell(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    assert cells[0]["cell_type"] == "markdown" and source(cells[0]).startswith("# "), f"{notebook.name}: no title cell"
+    if GITHUB:
+        owner_name = REPOSITORY.removeprefix("https://github.com/")
+        link = f"(https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook.name})"
+        assert f"{BADGE}{link}" in source(cells[0]), f"{notebook.name}: its title cell has no Colab badge to {REPOSITORY}"
+    assert source(code_cells(notebook)[0]) == colab_module.CELL, f"{notebook.name}: its first code cell is not helpers.colab.CELL"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
-def test_the_settings_cell_is_tagged_and_applied_by_the_next_cell(notebook):
+def test_the_colab_and_settings_cells_are_short(notebook):
+    lines = sum(len(code_lines(source(cell))) for cell in code_cells(notebook)[:2])
+    assert lines <= MAX_START_LINES, f"{notebook.name}: {lines} lines of code in its Colab and settings cells"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_the_settings_cell_is_tagged_and_applied_by_the_setup_call(notebook):
     cells = code_cells(notebook)
     tagged = [i for i, cell in enumerate(cells) if "parameters" in cell["metadata"].get("tags", [])]
     assert tagged == [1], f"{notebook.name}: the second code cell, and only it, must be tagged 'parameters'"
@@ -54,52 +72,72 @@ def test_the_settings_cell_is_tagged_and_applied_by_the_next_cell(notebook):
     assert {name.lower() for name in assigned} <= set(config.SETTINGS), f"{notebook.name}: a setting config does not know"
     call = ", ".join(f"{name.lower()}={name}" for name in assigned)
     applying = next(source(cell) for cell in cells[2:] if "config." in source(cell))
-    assert applying.find("config.") == applying.find(f"config.apply_settings({call})"), \
-        f"{notebook.name}: the first code cell using config must apply the settings before anything else"
+    setup = re.search(r"notebook = config\.notebook_setup\(\"(\w+)\", (.*)\)\n", applying)
+    assert setup and applying.find("config.") == setup.start() + len("notebook = "), \
+        f"{notebook.name}: the first code cell using config must start with notebook = config.notebook_setup(...)"
+    assert setup.group(1) == notebook.stem and setup.group(2).endswith(call), notebook.name
 
 
-def run_colab_cell(monkeypatch, on_colab, drive=False, returncode=0):
-    """Execute the Colab cell; return the commands it ran."""
-    ran = []
-
-    def fake_run(command, **kwargs):
-        ran.append(command)
-        return subprocess.CompletedProcess(command, returncode, stdout="", stderr="ERROR: no network")
-
-    monkeypatch.setattr(subprocess, "run", fake_run)
-    if on_colab:
-        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    else:
-        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    is_dir = pathlib.Path.is_dir
-    monkeypatch.setattr(pathlib.Path, "is_dir", lambda path: (drive and str(path) == DRIVE) or is_dir(path))
-    monkeypatch.delenv("BUNDLE_ARTIFACTS", raising=False)
-    exec(compile(COLAB_CELL, "colab-cell", "exec"), {})
-    return ran
+def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
+    from threadpoolctl import threadpool_info
+    run = config.notebook_setup("03_mlp_from_scratch", threads=True, profile="smoke", weights="random")
+    out = capsys.readouterr().out
+    assert "PROFILE = 'smoke' (from the settings cell)" in out and f"{config.blas_threads()} BLAS thread(s)" in out
+    assert all(pool["num_threads"] == config.blas_threads() for pool in threadpool_info() if pool["user_api"] == "blas")
+    file = run.save_arrays("x.npz", {"epochs": 3}, values=np.arange(3))
+    manifest = artifacts.read_manifest(file)
+    assert manifest["producer"] == "03_mlp_from_scratch"
+    assert manifest["config"] == {"profile": "smoke", "weights": "random", "epochs": 3}
+    assert config.notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
 
 
-def test_outside_colab_the_cell_does_nothing(monkeypatch, capsys):
-    assert run_colab_cell(monkeypatch, on_colab=False) == []
-    assert capsys.readouterr().out == "" and "BUNDLE_ARTIFACTS" not in os.environ
+@pytest.fixture
+def colab(tmp_path):
+    """Run a Colab cell with Colab simulated; the student's copy is a copy of this tree's helpers."""
+    copy = colab_simulation.student_copy(REPO_ROOT, tmp_path / "student-copy")
+    (tmp_path / "root").mkdir()
+    return lambda cell=colab_module.CELL, **kwargs: colab_simulation.run_cell(cell, tmp_path / "root", copy, **kwargs)
 
 
-def test_on_colab_it_pip_installs_the_repository_with_its_ranges(monkeypatch, capsys):
-    ran = run_colab_cell(monkeypatch, on_colab=True)
-    assert ran == [[sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPOSITORY}"]]
-    assert "artifacts go to /content/artifacts" in capsys.readouterr().out
-    assert "BUNDLE_ARTIFACTS" not in os.environ  # config's default: artifacts/ in the current folder, /content
+def test_outside_colab_the_cell_does_nothing(colab):
+    report = colab(on_colab=False)
+    assert report["ran"] == [] and report["helpers"] is None and report["stdout"] == "" and report["error"] is None
 
 
-def test_on_colab_with_drive_mounted_the_artifacts_go_to_drive(monkeypatch):
-    run_colab_cell(monkeypatch, on_colab=True, drive=True)
-    assert config.artifacts_root() == pathlib.Path(DRIVE, "dl-from-scratch-artifacts").resolve()
+def test_on_colab_it_mounts_drive_and_installs_the_students_copy_from_it(colab, tmp_path):
+    report = colab(drive_holds_copy=True)
+    copy = tmp_path / "root/content/drive/MyDrive/dl-from-scratch"
+    assert report["error"] is None
+    assert report["ran"] == [["drive.mount", str(tmp_path / "root/content/drive")],
+                             [sys.executable, "-m", "pip", "install", "--quiet", "-e", str(copy)]]
+    assert report["helpers"] == str(copy / "helpers" / "__init__.py")  # the student's copy, not this tree
+    assert report["artifacts"] == "/content/drive/MyDrive/dl-from-scratch-artifacts"
+    assert f"helpers from {copy / 'helpers'} (your copy" in report["stdout"]
 
 
-def test_a_failed_install_shows_what_pip_said(monkeypatch):
-    with pytest.raises(RuntimeError, match="pip install --quiet git\\+.*failed:\nERROR: no network"):
-        run_colab_cell(monkeypatch, on_colab=True, returncode=1)
+def test_without_the_copy_in_drive_it_says_where_to_put_it(colab, tmp_path):
+    report = colab(drive_holds_copy=False)
+    assert report["error"] == f"AssertionError: put your copy in {tmp_path}/root/content/drive/MyDrive/dl-from-scratch"
+    assert report["ran"] == [["drive.mount", str(tmp_path / "root/content/drive")]] and report["helpers"] is None
 
 
+def test_with_student_repo_set_it_clones_that_repository_and_installs_the_clone(colab, tmp_path):
+    cell = colab_module.CELL.replace(colab_module.STUDENT_REPO_LINE, 'STUDENT_REPO = "https://example.org/student-7.git"')
+    report = colab(cell)
+    clone = tmp_path / "root/content/dl-from-scratch"
+    assert report["error"] is None
+    assert report["ran"] == [["git", "clone", "--quiet", "https://example.org/student-7.git", str(clone)],
+                             [sys.executable, "-m", "pip", "install", "--quiet", "-e", str(clone)]]
+    assert report["helpers"] == str(clone / "helpers" / "__init__.py") and report["artifacts"] is None
+
+
+def test_a_failed_install_shows_what_pip_said(colab):
+    report = colab(drive_holds_copy=True, returncode=1)
+    assert report["error"].startswith("RuntimeError: ") and "pip install --quiet -e" in report["error"]
+    assert report["error"].endswith("failed:\nERROR: no network")
+
+
+@pytest.mark.skipif(not GITHUB, reason="a release without a GitHub repository has no badges")
 def test_readme_has_an_open_in_colab_badge_per_notebook():
     readme = (REPO_ROOT / "README.md").read_text()
     owner_name = REPOSITORY.removeprefix("https://github.com/")

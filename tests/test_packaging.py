@@ -16,10 +16,11 @@ PROJECT = PYPROJECT["project"]
 RUNTIME = [Requirement(line) for line in PROJECT["dependencies"]]
 EXTRAS = {extra: [Requirement(line) for line in lines] for extra, lines in PROJECT["optional-dependencies"].items()}
 # our own modules: packages at the top of the checkout, and the scripts and benchmarks that put
-# their folder on sys.path (benchmarks/timing.py, scripts/grade.py)
+# their folder on sys.path (benchmarks/timing.py, scripts/grade.py), and test modules other tests import
 FIRST_PARTY = ({p.name for p in REPO_ROOT.iterdir() if (p / "__init__.py").is_file()}
-               | {f.stem for folder in ("scripts", "benchmarks") for f in (REPO_ROOT / folder).glob("*.py")}
-               | {"marked"})  # tests/test_show.py writes marked.py, then imports it
+               | {f.stem for folder in ("scripts", "benchmarks", "tests") for f in (REPO_ROOT / folder).glob("*.py")}
+               | {"marked"}  # tests/test_show.py writes marked.py, then imports it
+               | {"google"})  # google.colab: the Colab cell imports it only on Colab, where it is built in
 # folders -> the requirements their code may import (each extra adds to the runtime ones)
 SCOPES = {
     "helpers": [],

@@ -4,13 +4,14 @@ import os
 import subprocess
 import sys
 
+import colab_simulation
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers import config
-from instructor import release
+from helpers import colab, config
+from instructor import release, student_repo
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
 import grade  # scripts/grade.py
@@ -66,6 +67,49 @@ def test_a_release_notebook_stops_at_its_first_stub_with_the_stub_message(studen
         client.execute()
     assert "NotImplementedError" in str(error.value) and "is yours to write" in str(error.value)
     assert str(out / "helpers") in str(error.value)  # the release's own helpers ran, not this tree's
+
+
+def first_code_cells(out):
+    cells = {nb.name: [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"][0]
+             for nb in sorted((out / "notebooks").glob("*.ipynb"))}
+    return {name: "".join(cell["source"]) for name, cell in cells.items()}
+
+
+def test_the_release_names_no_instructor_address_and_colab_installs_the_copy_in_drive(student_copy, tmp_path):
+    out, _ = student_copy
+    assert student_repo.address_leaks(out) == [] and "Repository" not in (out / "pyproject.toml").read_text()
+    assert set(first_code_cells(out).values()) == {colab.CELL}
+    (tmp_path / "root").mkdir()
+    report = colab_simulation.run_cell(colab.CELL, tmp_path / "root", out, drive_holds_copy=True)
+    drive_copy = tmp_path / "root/content/drive/MyDrive/dl-from-scratch"
+    assert report["error"] is None and report["ran"][-1][-2:] == ["-e", str(drive_copy)]
+    assert report["helpers"] == str(drive_copy / "helpers/__init__.py")
+    stamp_recipe = (out / "Makefile").read_text().split("$(STAMP):")[1].split("\n\n")[0]
+    assert "pip install --quiet --no-deps -e ." in stamp_recipe and "git+" not in stamp_recipe  # make: its own helpers
+
+
+def test_a_release_with_student_repo_clones_and_installs_that_repository(student_copy, tmp_path):
+    address = "https://github.com/course-2026/student-template"
+    out = tmp_path / "release"
+    release.build(out, student_repo=address)
+    cells = first_code_cells(out)
+    assert all(f'STUDENT_REPO = "{address}"' in cell for cell in cells.values()) and student_repo.address_leaks(out) == []
+    assert f'Repository = "{address}"' in (out / "pyproject.toml").read_text()
+    (tmp_path / "root").mkdir()
+    report = colab_simulation.run_cell(cells["01_features.ipynb"], tmp_path / "root", student_copy[0])
+    clone = tmp_path / "root/content/dl-from-scratch"
+    assert report["error"] is None and report["ran"][0] == ["git", "clone", "--quiet", address, str(clone)]
+    assert report["helpers"] == str(clone / "helpers/__init__.py")
+
+
+def test_the_instructors_address_is_refused_anywhere_in_a_release(tmp_path):
+    address = student_repo.instructor_repository()
+    with pytest.raises(release.ReleaseError, match="is the instructor's repository"):
+        release.build(tmp_path / "release", student_repo=address + ".git")
+    assert not (tmp_path / "release").exists()
+    (tmp_path / "notes.md").write_text(f"ok\nsee {address.upper()}/tree/main\n")
+    (tmp_path / "cell.py").write_text(f"![badge](https://colab.research.google.com/github/{student_repo.github_path(address)}/x)\n")
+    assert student_repo.address_leaks(tmp_path) == ["cell.py:1", "notes.md:2"]
 
 
 @pytest.mark.parametrize("source, message", [

@@ -251,3 +251,41 @@ def test_demo_weights_are_found_by_checksum_without_downloading(tmp_path, monkey
     cached.write_bytes(weights.read_bytes())
     monkeypatch.setenv("FEATURE_WEIGHTS", "random")
     assert features.local_weights(recorded) == cached
+
+
+def forge(archive, out, replace):
+    """A copy of ``archive`` with members replaced and ``submission.json`` rewritten to match (a consistent forgery)."""
+    with zipfile.ZipFile(archive) as src:
+        members = {name: replace.get(name, src.read(name)) for name in src.namelist()}
+    top = json.loads(members[submission.TOP_MANIFEST])
+    for name, data in replace.items():
+        top["members"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    members[submission.TOP_MANIFEST] = json.dumps(top).encode()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
+    return out
+
+
+def test_the_archive_carries_the_source_that_made_its_results(smoke_archive, tmp_path):
+    with zipfile.ZipFile(smoke_archive) as zf:
+        names = set(zf.namelist())
+        packed_notebook = json.loads(zf.read("source/notebooks/03_mlp_from_scratch.ipynb"))
+    helpers_files = {f"source/helpers/{file.relative_to(artifacts.PACKAGE_DIR).as_posix()}" for file in artifacts.code_files()}
+    assert helpers_files <= names and "source/helpers/nn/layers.py" in names
+    assert {f"source/notebooks/{nb.name}" for nb in (REPO / "notebooks").glob("*.ipynb")} <= names
+    assert all(not cell.get("outputs") for cell in packed_notebook["cells"] if cell["cell_type"] == "code")
+    opened = submission.open_submission(smoke_archive, tmp_path / "out")
+    assert (opened.source / "helpers" / "nn" / "layers.py").is_file()
+    assert artifacts.code_digest(opened.source / "helpers") == opened.manifest["code"]
+    assert opened.foreign_artifacts == []  # every artifact was made by the packed code
+
+
+def test_results_made_by_other_code_are_reported(smoke_archive, tmp_path):
+    name = "source/helpers/nn/layers.py"
+    with zipfile.ZipFile(smoke_archive) as zf:
+        changed = zf.read(name) + b"\n# edited after the run\n"
+    forged = forge(smoke_archive, tmp_path / "forged.zip", {name: changed})
+    opened = submission.open_submission(forged, tmp_path / "out")  # every checksum matches the forged listing
+    assert "unaug_model_params.pkl" in opened.foreign_artifacts
+    assert "features/test.npz" in opened.foreign_artifacts

@@ -16,9 +16,20 @@ from .layers import Layer
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    """Normalise ``x`` (n, features); in training also update ``running_mean`` / ``running_var`` in place.
+    """Batch norm of ``x`` per feature; in training also update the running statistics in place.
 
-    Returns ``(out, cache)``.
+    Inputs:
+    - x (n, features); gamma, beta (features,): the scale and shift
+    - running_mean, running_var (features,): in training updated in place (the same arrays),
+      ``running = (1 - momentum) * running + momentum * batch``, with the batch's unbiased
+      variance; in evaluation only read
+    - training: True normalises with the batch mean and biased variance, False with the
+      running statistics; eps is added to the variance, as ``torch.nn.functional.batch_norm``
+
+    Returns (out, cache): out = gamma * (x - mean) / sqrt(var + eps) + beta, x's shape and dtype;
+    cache, what batchnorm_backward needs (for either mode).
+
+    Raises: ValueError naming ``x`` in training when x has a single row (no batch variance).
     """
     ### BEGIN SOLUTION: return (out, cache): x normalised with the batch mean and biased variance (training; then update the running statistics in place, torch's momentum convention, unbiased variance) or with the running statistics (evaluation), scaled by gamma and shifted by beta
     if training:
@@ -39,11 +50,16 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
 
 
 def batchnorm_backward(dout, cache):
-    """Return ``(dx, dgamma, dbeta)``.
+    """Gradients of batchnorm_forward, in the mode its cache was made in.
 
+    Inputs: dout (n, features); cache from batchnorm_forward.
+    Returns (dx, dgamma, dbeta): the shapes and dtype of x, gamma and beta.
+
+    BEGIN SOLUTION TEXT: Derive dx: in training the batch mean and variance depend on every row of x (draw the computational graph, then simplify); in evaluation they are constants. Check it against finite differences (helpers.nn.gradcheck).
     In training the batch statistics depend on every row, which gives the compact form
     ``dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std`` with ``g = dout * gamma``; in
     evaluation the statistics are constants and ``dx = g / std``.
+    END SOLUTION TEXT
     """
     ### BEGIN SOLUTION: return (dx, dgamma, dbeta); in training the batch statistics depend on every row
     x_hat, gamma, std, training = cache

@@ -6,6 +6,7 @@ and convolution weights ``(F, C, KH, KW)``, as in PyTorch; like PyTorch (and eve
 learning library) "convolution" means cross-correlation: the kernel is not flipped.
 float32 and float64 both work; the output has the input's dtype.
 
+BEGIN SOLUTION TEXT: Vectorise the convolution and pooling passes yourself: no Python loop over images or pixels (a loop over the kernel's rows or columns, or over window offsets, is fine). Check them against the loop written from the definition, then time them.
 How the convolution is vectorised (a row-wise im2col)
 -----------------------------------------------------
 The textbook im2col copies every KH x KW patch into one column, a KH*KW-fold copy of
@@ -31,6 +32,7 @@ KH*KW-fold im2col copy alone took ~6 ms, this whole forward pass ~3.5 ms, domina
 matrix product running near the core's peak. Keeping ``h`` and ``n`` next to each other
 makes every slice ``partial[i, :, rows]`` and ``cols[:, :, rows]`` a plain strided matrix,
 so no product copies its operands.
+END SOLUTION TEXT
 """
 
 import ctypes
@@ -91,11 +93,14 @@ def _taps(first, stride, count):
 
 # ----------------------------------------------------------------------------- convolution
 def conv2d_forward(x, W, b, stride=1, padding=0):
-    """Cross-correlate ``x`` (N, C, H, W) with ``W`` (F, C, KH, KW), add ``b`` (F,).
+    """Cross-correlate ``x`` with ``W`` and add ``b``, as ``torch.nn.functional.conv2d``.
 
-    Zero ``padding`` on every side, then ``stride`` in both directions, as
-    ``torch.nn.functional.conv2d``. Returns ``(out, cache)`` with ``out`` of shape
-    (N, F, OH, OW), ``OH = conv_output_size(H, KH, stride, padding)``.
+    Inputs: x (N, C, H, W), W (F, C, KH, KW), b (F,), of one float dtype; stride >= 1 in both
+    directions; padding >= 0 zeros on every side.
+    Returns (out, cache): out (N, F, OH, OW) of x's dtype, ``OH = conv_output_size(H, KH, stride,
+    padding)`` (OW alike); cache, what conv2d_backward needs.
+    Raises: ValueError naming the argument (x, W, b, stride, padding) that is wrong (checked
+    before the part to write).
     """
     _check_images(x)
     if not isinstance(W, np.ndarray) or W.ndim != 4 or W.shape[1] != x.shape[1]:
@@ -137,10 +142,12 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
 
 
 def conv2d_backward(dout, cache, need_dx=True):
-    """Return ``(dx, dW, db)`` for :func:`conv2d_forward`; ``dx`` is None when ``need_dx`` is False.
+    """Gradients of conv2d_forward for the upstream gradient ``dout``.
 
-    Skipping ``dx`` (as for a first layer, whose input is the data) saves one matrix
-    product and the col2im.
+    Inputs: dout (N, F, OH, OW), the forward output's shape; cache from conv2d_forward;
+    need_dx: False skips dx (a first layer's input is the data).
+    Returns (dx, dW, db): the shapes of x, W and b, in dout's dtype; dx is None when need_dx is False.
+    Raises: ValueError naming ``dout`` unless it has the forward output's shape (``_check_dout``).
     """
     ### BEGIN SOLUTION: return (dx, dW, db) for conv2d_forward (dx None when need_dx is False)
     cols, rows, w_shape, padded_shape, stride, padding = cache
@@ -199,9 +206,12 @@ def _scatter_windows(pieces, offsets, x_shape, stride):
 def maxpool2d_forward(x, size=2, stride=2):
     """Maximum over each ``size x size`` window moved by ``stride`` (no padding, floor mode).
 
-    Ties: the gradient goes to exactly one element, the first maximum in row-major window
-    order (a later element must be strictly greater to win), as PyTorch does on the CPU.
-    NaNs get no special treatment.
+    Inputs: x (N, C, H, W) float; size, stride >= 1 with the window fitting in H x W.
+    Returns (out, cache): out (N, C, OH, OW) of x's dtype, ``OH = conv_output_size(H, size,
+    stride)``; cache, what maxpool2d_backward needs: which element won each window. Ties: the
+    first maximum in row-major window order wins (a later element must be strictly greater),
+    as PyTorch does on the CPU. NaNs get no special treatment.
+    Raises: ValueError naming x, size or stride when wrong (checked before the part to write).
     """
     offsets, views = _pool_windows(x, size, stride)
     ### BEGIN SOLUTION: return (out, cache): the maximum of each window (views from _pool_windows), and which element won it (the first maximum on ties)
@@ -217,7 +227,12 @@ def maxpool2d_forward(x, size=2, stride=2):
 
 
 def maxpool2d_backward(dout, cache):
-    """Route each window's gradient to the element that won the forward maximum."""
+    """Gradient of maxpool2d_forward: each window's gradient goes to the one element that won it.
+
+    Inputs: dout of the forward output's shape; cache from maxpool2d_forward.
+    Returns dx of x's shape, in dout's dtype (overlapping windows add up).
+    Raises: ValueError naming ``dout`` unless it has the forward output's shape (``_check_dout``).
+    """
     ### BEGIN SOLUTION: return dx: each window's gradient routed to the element that won its maximum
     winner, offsets, x_shape, stride = cache
     _check_dout(dout, winner.shape)
@@ -227,7 +242,12 @@ def maxpool2d_backward(dout, cache):
 
 
 def avgpool2d_forward(x, size=2, stride=2):
-    """Mean over each ``size x size`` window moved by ``stride`` (no padding, floor mode)."""
+    """Mean over each ``size x size`` window moved by ``stride`` (no padding, floor mode).
+
+    Inputs: x (N, C, H, W) float; size, stride >= 1 with the window fitting in H x W.
+    Returns (out, cache): out (N, C, OH, OW) of x's dtype; cache, what avgpool2d_backward needs.
+    Raises: ValueError naming x, size or stride when wrong (checked before the part to write).
+    """
     offsets, views = _pool_windows(x, size, stride)
     ### BEGIN SOLUTION: return (out, cache): the mean of each window (views from _pool_windows)
     out = views[0].copy()
@@ -239,7 +259,12 @@ def avgpool2d_forward(x, size=2, stride=2):
 
 
 def avgpool2d_backward(dout, cache):
-    """Share each window's gradient equally among its ``size * size`` elements."""
+    """Gradient of avgpool2d_forward: each window's gradient shared equally by its ``size * size`` elements.
+
+    Inputs: dout of the forward output's shape; cache from avgpool2d_forward.
+    Returns dx of x's shape, in dout's dtype (overlapping windows add up).
+    Raises: ValueError naming ``dout`` unless it has the forward output's shape (``_check_dout``).
+    """
     ### BEGIN SOLUTION: return dx: each window's gradient shared equally among its elements
     out_shape, offsets, x_shape, stride = cache
     _check_dout(dout, out_shape)

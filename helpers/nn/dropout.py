@@ -13,15 +13,24 @@ from .layers import Layer
 
 
 def dropout_forward(x, p, rng, training=True):
-    """Return ``(x * mask, mask)`` with ``mask = keep / (1 - p)``, ``keep ~ Bernoulli(1 - p)`` from ``rng``.
+    """Inverted dropout of ``x`` with drop probability ``p``.
 
-    In evaluation (``training=False``) or with ``p == 0`` the input passes unchanged and the cache is None.
+    Inputs:
+    - x: float array of any shape; p: the drop probability, in [0, 1)
+    - rng: a ``np.random.Generator``; the mask takes one uniform draw per unit from it, as one
+      ``rng.random`` call of x's shape and dtype, and keeps the units whose draw is >= p
+    - training: False (evaluation) turns dropout off
+
+    Returns (out, mask): out = x * mask with mask = keep / (1 - p), both of x's shape and dtype;
+    in evaluation or with p == 0, (x itself, None).
+
+    Raises: ValueError naming ``p`` unless 0 <= p < 1.
     """
     if not 0 <= p < 1:
         raise ValueError(f"p must be a probability in [0, 1), got {p}")
     if not training or p == 0:
         return x, None
-    ### BEGIN SOLUTION: return (x * mask, mask): keep each unit with probability 1 - p (rng.random(x.shape, dtype=x.dtype) >= p), kept units scaled by 1 / (1 - p)
+    ### BEGIN SOLUTION: return (x * mask, mask): the mask drawn from rng as the docstring says, kept units scaled by 1 / (1 - p)
     mask = (rng.random(x.shape, dtype=x.dtype) >= p).astype(x.dtype)
     mask /= 1 - p
     return x * mask, mask
@@ -29,7 +38,12 @@ def dropout_forward(x, p, rng, training=True):
 
 
 def dropout_backward(dout, cache):
-    """The gradient flows through the kept units, scaled like them."""
+    """Gradient of dropout_forward.
+
+    Inputs: dout of x's shape; cache, the mask dropout_forward returned (or None).
+    Returns dx of x's shape and dtype: dout through the kept units, scaled like them; with a
+    None cache, dout itself (the same array).
+    """
     ### BEGIN SOLUTION: return dx: the gradient through the kept units, scaled like them (dout unchanged when cache is None)
     return dout if cache is None else dout * cache
     ### END SOLUTION

@@ -12,7 +12,11 @@ import numpy as np
 
 
 def linear_forward(x, W, b):
-    """Affine map ``x @ W + b``."""
+    """Affine map ``x @ W + b``.
+
+    Inputs: x (n, in), W (in, out), b (out,), all of one float dtype.
+    Returns (out, cache): out (n, out) of x's dtype; cache, what linear_backward needs.
+    """
     ### BEGIN SOLUTION: return (out, cache): out = x @ W + b, and what linear_backward needs
     out = x @ W
     out += b
@@ -21,10 +25,11 @@ def linear_forward(x, W, b):
 
 
 def linear_backward(dout, cache, need_dx=True):
-    """Return ``(dx, dW, db)``; ``dx`` is None when ``need_dx`` is False.
+    """Gradients of ``x @ W + b`` for the upstream gradient ``dout``.
 
-    Skipping ``dx`` (as PyTorch does for inputs that need no gradient) saves one
-    matrix product for the first layer, whose input is the data.
+    Inputs: dout (n, out); cache from linear_forward; need_dx: False skips dx (as PyTorch does
+    for inputs that need no gradient: one matrix product less for a first layer).
+    Returns (dx, dW, db): the shapes and dtype of x, W and b; dx is None when need_dx is False.
     """
     ### BEGIN SOLUTION: return (dx, dW, db), the gradients of x @ W + b (dx None when need_dx is False)
     x, W = cache
@@ -36,7 +41,11 @@ def linear_backward(dout, cache, need_dx=True):
 
 
 def relu_forward(x):
-    """``max(x, 0)``; the output doubles as the cache (positive where x > 0)."""
+    """Rectified linear unit ``max(x, 0)``.
+
+    Inputs: x, an array of any shape.
+    Returns (out, cache): out of x's shape and dtype; cache, what relu_backward needs.
+    """
     ### BEGIN SOLUTION: return (out, cache): out = max(x, 0), and what relu_backward needs
     out = np.maximum(x, 0)
     return out, out
@@ -44,14 +53,23 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """Pass the gradient where the input was positive, zero elsewhere."""
+    """Gradient of ``max(x, 0)``.
+
+    Inputs: dout of x's shape; cache from relu_forward.
+    Returns dx: dout where x > 0, 0 elsewhere (x's shape and dtype).
+    """
     ### BEGIN SOLUTION: return dx: dout where the input was positive, 0 elsewhere
     return dout * (cache > 0)
     ### END SOLUTION
 
 
 def sigmoid_forward(x):
-    """Logistic ``1 / (1 + exp(-x))`` without overflow for large ``|x|``."""
+    """Logistic function ``1 / (1 + exp(-x))``.
+
+    Inputs: x, an array of any shape.
+    Returns (out, cache): out of x's shape and dtype, exact to rounding and with no overflow
+    warning for large ``|x|`` (e.g. 100 or -1000); cache, what sigmoid_backward needs.
+    """
     ### BEGIN SOLUTION: return (out, cache): out = 1 / (1 + exp(-x)) without overflow for large |x|
     z = np.exp(-np.abs(x))  # in (0, 1], never overflows
     out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
@@ -60,14 +78,22 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
-    """``dout * s * (1 - s)`` with ``s`` the forward output."""
-    ### BEGIN SOLUTION: return dx = dout * s * (1 - s), s the sigmoid of the input
+    """Gradient of the sigmoid.
+
+    Inputs: dout of x's shape; cache from sigmoid_forward.
+    Returns dx of x's shape and dtype.
+    """
+    ### BEGIN SOLUTION: return dx, the gradient of the sigmoid at the input times dout
     return dout * cache * (1 - cache)
     ### END SOLUTION
 
 
 def tanh_forward(x):
-    """Hyperbolic tangent; the output is the cache."""
+    """Hyperbolic tangent.
+
+    Inputs: x, an array of any shape.
+    Returns (out, cache): out = tanh(x) of x's shape and dtype; cache, what tanh_backward needs.
+    """
     ### BEGIN SOLUTION: return (out, cache): out = tanh(x), and what tanh_backward needs
     out = np.tanh(x)
     return out, out
@@ -75,8 +101,12 @@ def tanh_forward(x):
 
 
 def tanh_backward(dout, cache):
-    """``dout * (1 - tanh(x)**2)``."""
-    ### BEGIN SOLUTION: return dx = dout * (1 - tanh(x)**2)
+    """Gradient of tanh.
+
+    Inputs: dout of x's shape; cache from tanh_forward.
+    Returns dx of x's shape and dtype.
+    """
+    ### BEGIN SOLUTION: return dx, the gradient of tanh at the input times dout
     return dout * (1 - cache * cache)
     ### END SOLUTION
 

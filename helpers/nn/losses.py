@@ -4,7 +4,15 @@ import numpy as np
 
 
 def log_softmax(logits):
-    """Row-wise log-probabilities via log-sum-exp: the row max is subtracted first, so exp never overflows."""
+    """Row-wise log-probabilities ``log(softmax(logits))``.
+
+    Inputs: logits (n, classes), any finite values (e.g. +-1e4).
+    Returns (n, classes) log-probabilities of logits' dtype, all finite: no exp may overflow.
+
+    BEGIN SOLUTION TEXT: Find how to compute it when exp(logits) overflows (logits of 1e4).
+    Via log-sum-exp: the row max is subtracted first, so exp never overflows.
+    END SOLUTION TEXT
+    """
     ### BEGIN SOLUTION: return the row-wise log-probabilities log(softmax(logits)), computed so that no exp overflows
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -27,10 +35,18 @@ def check_labels(y, n, num_classes, name="y"):
 
 
 def softmax_cross_entropy(logits, y):
-    """Mean cross-entropy of ``softmax(logits)`` against integer labels ``y``.
+    """Mean cross-entropy of ``softmax(logits)`` against integer labels ``y``, and its gradient.
 
-    Returns ``(loss, dlogits)`` where ``dlogits = (softmax(logits) - onehot(y)) / n``.
-    Stable for any finite logits (e.g. +-1e4): no exp ever overflows.
+    Inputs: logits (n, classes), any finite values (e.g. +-1e4: no exp may overflow);
+    y (n,) integer labels in [0, classes).
+    Returns (loss, dlogits): loss, the mean over rows of ``-log softmax(logits)[i, y[i]]``;
+    dlogits, its gradient with respect to logits, (n, classes) of logits' dtype.
+    Raises: ValueError naming ``logits`` unless it is 2-D, naming ``y`` unless it holds n
+    integer labels in range (checked before the part to write).
+
+    BEGIN SOLUTION TEXT: Derive dlogits (the softmax and the log simplify together); check it against finite differences.
+    ``dlogits = (softmax(logits) - onehot(y)) / n``.
+    END SOLUTION TEXT
     """
     logits = np.asarray(logits)
     y = np.asarray(y)
@@ -38,7 +54,7 @@ def softmax_cross_entropy(logits, y):
         raise ValueError(f"logits must be 2-D (n, classes), got shape {logits.shape}")
     n = logits.shape[0]
     check_labels(y, n, logits.shape[1])
-    ### BEGIN SOLUTION: return (loss, dlogits): the mean cross-entropy of softmax(logits) against the labels y, and its gradient (softmax(logits) - onehot(y)) / n; stable for logits of +-1e4
+    ### BEGIN SOLUTION: return (loss, dlogits): the mean cross-entropy of softmax(logits) against the labels y, and its gradient with respect to logits; stable for logits of +-1e4
     rows = np.arange(n)
     log_probs = log_softmax(logits)
     loss = -log_probs[rows, y].sum() / n

@@ -94,7 +94,12 @@ class Classifier:
         return next(iter(self.params.values())).dtype
 
     def forward(self, x, training):
-        """Run every layer in order; return the class scores and the layers' caches."""
+        """Run every layer's forward in order.
+
+        Inputs: x (n, *input_shape) of the model's dtype; training: the mode every layer runs in.
+        Returns (scores, caches): scores (n, classes); caches, the list of the layers' caches, in
+        layer order.
+        """
         ### BEGIN SOLUTION: return (scores, caches): run every layer's forward in order
         caches = []
         for layer in self.layers:
@@ -104,7 +109,12 @@ class Classifier:
         ### END SOLUTION
 
     def backward(self, dscores, caches):
-        """Run the layers backwards from ``dscores``; return the gradient of every param."""
+        """Run the layers' backward in reverse order from ``dscores``.
+
+        Inputs: dscores (n, classes); caches, the list forward returned. The first layer is asked
+        for no input gradient (``need_dx=False``): its input is the data.
+        Returns grads: a dict with the gradient of every param, keyed, shaped and typed like ``params``.
+        """
         ### BEGIN SOLUTION: return grads: run the layers' backward in reverse from dscores (need_dx only past the first layer)
         grads = {}
         dout = dscores

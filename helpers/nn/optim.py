@@ -25,7 +25,12 @@ class SGD:
         self._update = {name: np.empty_like(p) for name, p in params.items()}  # reused lr * grad buffers
 
     def step(self, grads):
-        """Apply one update from ``grads`` (keyed like ``params``)."""
+        """Apply one update from ``grads``, as ``torch.optim.SGD`` does.
+
+        Inputs: grads, arrays keyed, shaped and typed like ``params``.
+        Returns nothing: updates every array of ``params`` in place (the same objects, their dtype
+        kept; float32 stays float32), and this optimizer's velocities ``self.velocity`` (with momentum).
+        """
         ### BEGIN SOLUTION: update every param in place: p -= lr * g, or with momentum v = momentum * v + g; p -= lr * v (torch's convention)
         for name, param in self.params.items():
             direction = grads[name]
@@ -47,7 +52,12 @@ class RMSProp:
         self._buffer = {name: np.empty_like(p) for name, p in params.items()}
 
     def step(self, grads):
-        """Apply one update from ``grads`` (keyed like ``params``)."""
+        """Apply one update from ``grads``, as ``torch.optim.RMSprop`` does.
+
+        Inputs: grads, arrays keyed, shaped and typed like ``params``.
+        Returns nothing: updates every array of ``params`` in place (the same objects, their dtype
+        kept; float32 stays float32), and this optimizer's averages ``self.square_avg``.
+        """
         ### BEGIN SOLUTION: update every param in place: v = alpha * v + (1 - alpha) * g**2; p -= lr * g / (sqrt(v) + eps)
         for name, param in self.params.items():
             grad, square_avg, buffer = grads[name], self.square_avg[name], self._buffer[name]
@@ -60,8 +70,13 @@ class RMSProp:
 
 
 class Adam:
-    """Adam with bias correction: moments ``m``, ``v`` of ``g`` and ``g**2``, then
-    ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)`` at step ``t``.
+    """Adam: moving averages ``m``, ``v`` of ``g`` and ``g**2`` (``betas``), bias-corrected, step for step
+    as ``torch.optim.Adam`` (eps added to the square root of the corrected ``v``).
+
+    BEGIN SOLUTION TEXT: Find why m and v start biased towards zero and how Adam corrects them at step t (Kingma and Ba, section 3).
+    With bias correction at step ``t``:
+    ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)``.
+    END SOLUTION TEXT
     """
 
     def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8):
@@ -73,7 +88,12 @@ class Adam:
         self._buffer = {name: np.empty_like(p) for name, p in params.items()}
 
     def step(self, grads):
-        """Apply one update from ``grads`` (keyed like ``params``); buffers reused, no temporaries."""
+        """Apply one update from ``grads`` at step ``self.t + 1``, as ``torch.optim.Adam`` does.
+
+        Inputs: grads, arrays keyed, shaped and typed like ``params``.
+        Returns nothing: updates every array of ``params`` in place (the same objects, their dtype
+        kept; float32 stays float32), and this optimizer's step count ``self.t`` and moments ``self.m``, ``self.v``.
+        """
         ### BEGIN SOLUTION: count the step t and update every param in place with Adam's bias-corrected moments (torch's convention)
         beta1, beta2 = self.betas
         self.t += 1
