@@ -14,7 +14,7 @@ from helpers import config
 from instructor import plain_copy, release, starter
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
-import grade  # noqa: E402  (scripts/grade.py)
+import grade  # scripts/grade.py
 
 # the tests of the visible suite that run the graded functions beyond their graded checks
 VISIBLE_SUITES = ["test_nn.py", "test_conv.py", "test_batchnorm.py", "test_dropout.py", "test_augment.py",
