@@ -8,7 +8,7 @@ for the input, grads set to None between steps). Each side runs with 1 and with 
 steps after ``--warmup`` steps. The last line compares each side at its faster thread count:
 ``numpy_s=<x> torch_s=<y> ratio=<x/y>``.
 
-Both sides run in one process after ``helpers.nn.conv.keep_freed_memory()`` (glibc malloc keeps
+Both sides run in one process after ``helpers.runtime.keep_freed_memory()`` (glibc malloc keeps
 freed arrays for reuse instead of page-faulting fresh memory every step), as the notebooks do;
 ``--default-malloc`` measures without it.
 
@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.nn.cnn import CNN  # noqa: E402
-from helpers.nn.conv import keep_freed_memory  # noqa: E402
+from helpers.runtime import keep_freed_memory  # noqa: E402
 from timing import best_time  # noqa: E402
 
 INPUT_SHAPE = (3, 32, 32)

@@ -26,8 +26,8 @@ from torchvision import transforms
 from tqdm import tqdm
 
 from helpers import config, features
-from helpers.submission import cpu_model
 from helpers.data import load_cifar10
+from helpers.runtime import cpu_model
 
 
 def baseline_img_s(images: np.ndarray, model: torch.nn.Module, device: torch.device,
