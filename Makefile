@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test benchmarks submission inference release grade clean
+.PHONY: setup run test benchmarks report submission inference release grade clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,14 @@ release: $(STAMP)
 grade: $(STAMP)
 	$(PY) scripts/grade.py $(if $(STUDENT),"$(STUDENT)",.) $(GRADE_FLAGS)
 
+# Every benchmark, each writing its record to artifacts/benchmarks/; then docs/BENCHMARKS.md from the records.
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	$(PY) scripts/benchmark_report.py
+
+# docs/RESULTS.md from the main job's artifacts/<profile>/run_summary.json (written by `make run`).
+report: $(STAMP)
+	$(PY) scripts/benchmark_report.py --run-summary
 
 clean:
 	rm -rf artifacts/smoke artifacts/full

@@ -6,7 +6,6 @@ import pickle
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import nbformat
 import numpy as np
