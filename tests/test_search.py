@@ -1,5 +1,4 @@
 """Tests for helpers.search: the random search sampler."""
-import numpy as np
 import pytest
 
 from helpers.search import random_configurations
