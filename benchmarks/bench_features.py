@@ -33,7 +33,7 @@ from tqdm import tqdm
 import record
 from helpers import config, features
 from helpers.data import load_cifar10
-from helpers.submission import cpu_model
+from helpers.runtime import cpu_model
 from timing import best_time
 
 GFLOP_PER_IMAGE = 3.64  # ResNet18 at 224x224: 1.82 G multiply-adds per image

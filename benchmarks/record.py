@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from helpers import config
-from helpers.submission import environment
+from helpers.runtime import environment
 
 # CPU features that decide which kernels torch and the BLAS can use
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
@@ -36,7 +36,7 @@ def cpu_flags() -> list[str]:
 
 
 def machine() -> dict:
-    """The machine a benchmark ran on: ``helpers.submission.environment()`` plus the CPU's flags."""
+    """The machine a benchmark ran on: ``helpers.runtime.environment()`` plus the CPU's flags."""
     return {**environment(), "cpu_flags": cpu_flags()}
 
 
