@@ -247,6 +247,9 @@ def notebook_setup(producer: str, threads: bool = False, deterministic: bool = F
     """
     apply_settings(**settings)
     chosen = []
+    if deterministic:  # torch imported first, so that the thread limit below covers it too
+        import torch
+        torch.use_deterministic_algorithms(True)
     if threads:
         from threadpoolctl import threadpool_limits
         count = blas_threads()
@@ -256,8 +259,6 @@ def notebook_setup(producer: str, threads: bool = False, deterministic: bool = F
             sys.modules["torch"].set_num_threads(count)
             chosen.append(f"{count} torch thread(s)")
     if deterministic:
-        import torch
-        torch.use_deterministic_algorithms(True)
         chosen.append("deterministic torch algorithms")
     if chosen:
         print(f"==== {', '.join(chosen)} ====", flush=True)
