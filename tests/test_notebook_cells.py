@@ -5,7 +5,9 @@ a recording ``subprocess.run``, so what it would run on Colab is checked without
 """
 import ast
 import json
+import os
 import re
+import subprocess
 import sys
 import tomllib
 
@@ -113,6 +115,18 @@ def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
     assert manifest["producer"] == "03_mlp_from_scratch"
     assert manifest["config"] == {"profile": "smoke", "weights": "random", "epochs": 3}
     assert config.notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
+
+
+def test_a_deterministic_setup_limits_torch_threads_too():
+    """torch, imported by the setup for determinism, gets the thread limit even when the notebook did not import it."""
+    script = ("from helpers import config\n"
+              "config.notebook_setup('06_two_layer_net', threads=True, deterministic=True, profile='smoke')\n"
+              "import torch\n"
+              "print(torch.get_num_threads(), config.blas_threads(), torch.are_deterministic_algorithms_enabled())")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "BUNDLE_BLAS_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 torch thread(s)" in done.stdout and done.stdout.splitlines()[-1] == "1 1 True"
 
 
 @pytest.fixture
