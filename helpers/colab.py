@@ -1,9 +1,9 @@
 """Google Colab: install the student's own copy of the course, and keep artifacts on Drive.
 
 Each notebook's first cell makes the copy reachable (the folder ``dl-from-scratch`` in the
-student's Google Drive, or a clone of the repository the release names in ``STUDENT_REPO``), puts
-it first on ``sys.path`` and calls :func:`setup` from it. Never the instructor's repository: that
-one holds the solutions.
+student's Google Drive, or a clone of the repository the release names in ``STUDENT_REPO``) and
+runs :func:`setup` from this file of the copy, which installs it and imports ``helpers`` from it.
+Never the instructor's repository: that one holds the solutions.
 """
 from __future__ import annotations
 
@@ -17,15 +17,14 @@ ARTIFACTS_ON_DRIVE = "dl-from-scratch-artifacts"
 STUDENT_REPO_LINE = "STUDENT_REPO = None"  # the line `make release STUDENT_REPO=...` fills in
 # Every notebook's first code cell (tests/test_notebook_cells.py checks they are all this one).
 CELL = f"""\
-# Google Colab only (elsewhere nothing happens): installs YOUR copy of the course from the folder
-# dl-from-scratch in your Google Drive, or cloned from STUDENT_REPO when set. See docs/INSTALL.md.
-import os, subprocess, sys
+# Google Colab only (elsewhere nothing happens): installs YOUR copy of the course, cloned from
+# STUDENT_REPO when set, else the folder dl-from-scratch in your Google Drive. See docs/INSTALL.md.
+import runpy, subprocess, sys
 {STUDENT_REPO_LINE}
 if "google.colab" in sys.modules:
-    COPY = "/content/dl-from-scratch" if STUDENT_REPO else "/content/drive/MyDrive/dl-from-scratch"
-    if STUDENT_REPO: os.path.isdir(COPY) or subprocess.run(["git", "clone", "--quiet", STUDENT_REPO, COPY], check=True)
-    else: from google.colab import drive; drive.mount("/content/drive"); assert os.path.isdir(COPY), f"put your copy in {{COPY}}"
-    sys.path.insert(0, COPY); from helpers.colab import setup; setup(COPY)"""
+    if STUDENT_REPO: COPY = "/content/dl-from-scratch"; subprocess.run(["git", "clone", "--quiet", STUDENT_REPO, COPY])
+    else: COPY = "/content/drive/MyDrive/dl-from-scratch"; from google.colab import drive; drive.mount("/content/drive")
+    runpy.run_path(f"{{COPY}}/helpers/colab.py")["setup"](COPY)"""
 
 
 def install_command(copy: Path) -> list[str]:
@@ -34,7 +33,7 @@ def install_command(copy: Path) -> list[str]:
 
 
 def setup(copy: str | os.PathLike, drive: Path = DRIVE) -> Path:
-    """Install ``copy`` editable, send artifacts to Drive when it is mounted, and say what was chosen."""
+    """Install ``copy`` editable, import ``helpers`` from it, send artifacts to Drive when it is mounted."""
     copy = Path(copy)
     if not (copy / "pyproject.toml").is_file():
         raise FileNotFoundError(
@@ -47,6 +46,8 @@ def setup(copy: str | os.PathLike, drive: Path = DRIVE) -> Path:
         raise RuntimeError(f"{' '.join(command)} failed:\n{installed.stdout}{installed.stderr}")
     if drive.is_dir():  # each Colab notebook runs on its own machine: Drive carries results to the next
         os.environ.setdefault("BUNDLE_ARTIFACTS", str(drive / ARTIFACTS_ON_DRIVE))
+    if str(copy) not in sys.path:  # this session started before the install: its .pth is not read
+        sys.path.insert(0, str(copy))
     import helpers
 
     used = Path(helpers.__file__).resolve().parent

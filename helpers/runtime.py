@@ -54,6 +54,9 @@ def apply(threads: bool = False, deterministic: bool = False, memory: bool = Fal
     ``deterministic``: torch runs that repeat bit for bit; ``memory``: :func:`keep_freed_memory`.
     """
     applied = []
+    if deterministic:  # torch imported first, so that the thread limit below covers it too
+        import torch
+        torch.use_deterministic_algorithms(True)
     if threads:
         count = config.blas_threads()
         threadpool_limits(limits=count, user_api="blas")
@@ -62,8 +65,6 @@ def apply(threads: bool = False, deterministic: bool = False, memory: bool = Fal
             sys.modules["torch"].set_num_threads(count)
             applied.append(f"{count} torch thread(s)")
     if deterministic:
-        import torch
-        torch.use_deterministic_algorithms(True)
         applied.append("deterministic torch algorithms")
     if memory and keep_freed_memory():
         applied.append("freed memory kept for reuse (glibc malloc)")

@@ -1,11 +1,13 @@
-"""The first cells of every notebook: the Colab cell, the settings cell, the call that applies it.
+"""The first cells of every notebook: the title, the Colab cell, the settings cell, the setup call.
 
 The Colab cell is run here offline, with Colab simulated: a stand-in ``google.colab`` module and
 a recording ``subprocess.run``, so what it would run on Colab is checked without Colab.
 """
 import ast
 import json
+import os
 import re
+import subprocess
 import sys
 import tomllib
 
@@ -20,7 +22,8 @@ from helpers.config import REPO_ROOT
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # the instructor's address; in a release the student repository's, or none
 REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"].get("urls", {}).get("Repository")
-MAX_START_LINES = 10  # code lines of the Colab and settings cells together (comments not counted)
+MAX_COLAB_LINES = 6  # code lines of the Colab cell (comments not counted)
+MAX_START_LINES = 15  # code lines before the first markdown cell after the title: Colab, settings, setup
 DRIVE = "/content/drive/MyDrive"
 
 
@@ -52,10 +55,31 @@ def test_a_title_cell_with_its_badge_then_the_colab_cell(notebook):
     assert source(code_cells(notebook)[0]) == colab_module.CELL, f"{notebook.name}: its first code cell is not helpers.colab.CELL"
 
 
+def test_the_colab_cell_is_short():
+    assert len(code_lines(colab_module.CELL)) <= MAX_COLAB_LINES
+
+
+def lines_before_the_subject(notebook):
+    """Code lines before the first markdown cell after the title cell."""
+    cells = json.loads(notebook.read_text())["cells"][1:]
+    start = next(i for i, cell in enumerate(cells) if cell["cell_type"] == "markdown")
+    return sum(len(code_lines(source(cell))) for cell in cells[:start])
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
-def test_the_colab_and_settings_cells_are_short(notebook):
-    lines = sum(len(code_lines(source(cell))) for cell in code_cells(notebook)[:2])
-    assert lines <= MAX_START_LINES, f"{notebook.name}: {lines} lines of code in its Colab and settings cells"
+def test_the_first_idea_comes_after_a_short_start(notebook):
+    lines = lines_before_the_subject(notebook)
+    assert lines <= MAX_START_LINES, f"{notebook.name}: {lines} lines of code before its first markdown cell after the title"
+
+
+def test_lines_before_the_subject_counts_code_up_to_the_first_section(tmp_path):
+    cells = [{"cell_type": "markdown", "source": ["# Title"]},
+             {"cell_type": "code", "source": ["# a comment\n", "%matplotlib inline\n", "x = 1\n", "\n", "y = 2"]},
+             {"cell_type": "code", "source": ["z = 3"]},
+             {"cell_type": "markdown", "source": ["## The data"]},
+             {"cell_type": "code", "source": ["data = 4"]}]
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells}))
+    assert lines_before_the_subject(tmp_path / "nb.ipynb") == 3
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
@@ -71,10 +95,12 @@ def test_the_settings_cell_is_tagged_and_applied_by_the_setup_call(notebook):
     assert assigned[:2] == (["PROFILE", "WEIGHTS"] if uses_weights else ["PROFILE"]), notebook.name
     assert {name.lower() for name in assigned} <= set(config.SETTINGS), f"{notebook.name}: a setting config does not know"
     call = ", ".join(f"{name.lower()}={name}" for name in assigned)
-    applying = next(source(cell) for cell in cells[2:] if "config." in source(cell))
+    every_cell = json.loads(notebook.read_text())["cells"]
+    assert every_cell[3]["id"] == cells[2]["id"], f"{notebook.name}: the setup cell must follow the settings cell"
+    applying = source(cells[2]) + "\n"
     setup = re.search(r"notebook = config\.notebook_setup\(\"(\w+)\", (.*)\)\n", applying)
     assert setup and applying.find("config.") == setup.start() + len("notebook = "), \
-        f"{notebook.name}: the first code cell using config must start with notebook = config.notebook_setup(...)"
+        f"{notebook.name}: the setup cell (after the settings cell) must call notebook = config.notebook_setup(...)"
     assert setup.group(1) == notebook.stem and setup.group(2).endswith(call), notebook.name
 
 
@@ -89,6 +115,18 @@ def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
     assert manifest["producer"] == "03_mlp_from_scratch"
     assert manifest["config"] == {"profile": "smoke", "weights": "random", "epochs": 3}
     assert config.notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
+
+
+def test_a_deterministic_setup_limits_torch_threads_too():
+    """torch, imported by the setup for determinism, gets the thread limit even when the notebook did not import it."""
+    script = ("from helpers import config\n"
+              "config.notebook_setup('06_two_layer_net', threads=True, deterministic=True, profile='smoke')\n"
+              "import torch\n"
+              "print(torch.get_num_threads(), config.blas_threads(), torch.are_deterministic_algorithms_enabled())")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "BUNDLE_BLAS_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 torch thread(s)" in done.stdout and done.stdout.splitlines()[-1] == "1 1 True"
 
 
 @pytest.fixture
@@ -117,7 +155,8 @@ def test_on_colab_it_mounts_drive_and_installs_the_students_copy_from_it(colab, 
 
 def test_without_the_copy_in_drive_it_says_where_to_put_it(colab, tmp_path):
     report = colab(drive_holds_copy=False)
-    assert report["error"] == f"AssertionError: put your copy in {tmp_path}/root/content/drive/MyDrive/dl-from-scratch"
+    copy = tmp_path / "root/content/drive/MyDrive/dl-from-scratch"
+    assert report["error"] == f"FileNotFoundError: [Errno 2] No such file or directory: '{copy}/helpers/colab.py'"
     assert report["ran"] == [["drive.mount", str(tmp_path / "root/content/drive")]] and report["helpers"] is None
 
 
