@@ -8,6 +8,7 @@ tests are this tree's ``tests/*.py`` marked ``@pytest.mark.graded`` plus the hid
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -42,6 +43,21 @@ def _read_report(path: Path) -> tuple[dict, dict]:
             else:
                 results[record.pop("nodeid")] = record
     return collected, results
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The grading options every grading command takes: --hidden, --only, --time-limit, --memory-limit."""
+    parser.add_argument("--hidden", type=Path, default=HIDDEN, help="folder of hidden tests (default: instructor/hidden_tests)")
+    parser.add_argument("--only", default="", help="comma-separated graded functions (default: all)")
+    parser.add_argument("--time-limit", type=float, default=float(os.environ.get("GRADE_TIME_LIMIT", Limits.time_s)),
+                        help="seconds per graded function, all its tests together (env GRADE_TIME_LIMIT; default 60)")
+    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", 2)),
+                        help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The limits :func:`add_options`' arguments ask for."""
+    return Limits(time_s=args.time_limit, memory=int(args.memory_limit * GIB))
 
 
 def bound_s(functions: int, limits: Limits) -> float:

@@ -12,30 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from grading.batch import grade_archive  # noqa: E402
-from grading.boundary import GIB, Limits  # noqa: E402
-from grading.grader import HIDDEN, bound_s, grade, table  # noqa: E402,F401  (bound_s: for the tests)
+from grading.grader import add_options, bound_s, grade, limits_of, table  # noqa: E402,F401  (bound_s: for the tests)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("student", nargs="?", type=Path, default=Path.cwd(), help="root of the student's copy")
     parser.add_argument("--submission", type=Path, help="grade the source packed in this submission archive instead")
-    parser.add_argument("--hidden", type=Path, default=HIDDEN, help="folder of hidden tests (default: instructor/hidden_tests)")
-    parser.add_argument("--only", default="", help="comma-separated graded functions (default: all)")
-    parser.add_argument("--time-limit", type=float, default=float(os.environ.get("GRADE_TIME_LIMIT", Limits.time_s)),
-                        help="seconds per graded function, all its tests together (env GRADE_TIME_LIMIT; default 60)")
-    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", 2)),
-                        help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    add_options(parser)
     args = parser.parse_args()
-    limits = Limits(time_s=args.time_limit, memory=int(args.memory_limit * GIB))
+    limits = limits_of(args)
     if args.submission:
         record = grade_archive(args.submission, limits, args.only, args.hidden)
         if record["status"] != "graded":

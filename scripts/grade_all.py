@@ -17,8 +17,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from grading.batch import GRADEBOOK, grade_all  # noqa: E402
-from grading.boundary import GIB, MIB, Limits  # noqa: E402
-from grading.grader import HIDDEN  # noqa: E402
+from grading.boundary import MIB  # noqa: E402
+from grading.grader import add_options, limits_of  # noqa: E402
 from helpers.submission import MAX_BYTES  # noqa: E402
 
 
@@ -31,15 +31,10 @@ def main() -> int:
     parser.add_argument("--regrade", action="store_true", help="grade again archives already in the gradebook")
     parser.add_argument("--inference", action="store_true",
                         help="also run the quick-inference notebook on each archive with results (about 30 s each)")
-    parser.add_argument("--hidden", type=Path, default=HIDDEN, help="folder of hidden tests")
-    parser.add_argument("--only", default="", help="comma-separated graded functions (default: all)")
-    parser.add_argument("--time-limit", type=float, default=float(os.environ.get("GRADE_TIME_LIMIT", Limits.time_s)),
-                        help="seconds per graded function (env GRADE_TIME_LIMIT; default 60)")
-    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", 2)),
-                        help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
     parser.add_argument("--max-mib", type=float, default=MAX_BYTES / MIB, help="largest unpacked archive, MiB (default 1024)")
+    add_options(parser)
     args = parser.parse_args()
-    limits = Limits(time_s=args.time_limit, memory=int(args.memory_limit * GIB))
+    limits = limits_of(args)
     try:
         records = grade_all(args.folder, args.out, args.workers, args.regrade, limits, args.only, args.hidden,
                             args.inference, int(args.max_mib * MIB))
