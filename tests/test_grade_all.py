@@ -197,7 +197,11 @@ def schema_errors(payload: dict) -> list[str]:
 
 def test_the_schema_check_catches_what_gradescope_would_not_read():
     assert schema_errors({"score": 1, "tests": [{"score": 1, "max_score": 1, "visibility": "visible"}]}) == []
-    assert len(schema_errors({"scores": 1, "tests": [{"score": "1", "visibility": "students"}]})) == 4
+    errors = schema_errors({"scores": 1, "visibility": "all", "tests": [{"score": "1", "visibility": "students"}]})
+    assert errors == ["unknown field scores", "visibility 'all' is not one of ['after_due_date', 'after_published', "
+                      "'hidden', 'visible']", "tests[0].score is not (<class 'int'>, <class 'float'>)",
+                      "tests[0]: visibility or status not one of the documented values"]
+    assert schema_errors({"tests": [{"max_score": 1}]}) == ["no score: on the submission or on every test"]
 
 
 @pytest.fixture(scope="module")
