@@ -6,7 +6,9 @@ does), each with a different comment so that each is graded. The single grade ru
 largest descendant (the grader or one worker) from ``resource.getrusage(RUSAGE_CHILDREN)``.
 The projection for a 16-core machine divides the measured 1-worker time per submission by the
 measured speed-up per added worker, extrapolated linearly up to 16 workers (an optimistic
-figure: memory bandwidth and the grader's own start limit the scaling). Prints one line per
+figure: memory bandwidth and the grader's own start limit the scaling); a second projection
+divides the CPU time of one grade by the cores (what idle cores would give: on a busy machine
+the wall times above include waiting for the CPU). Prints one line per
 figure and a last line ``single_s=... peak_mib=... per_submission_1w_s=... speedup_2w=...``.
 
     python benchmarks/bench_grading.py [--n 4] [--only f1,f2] [--workers 1,2]
@@ -61,6 +63,8 @@ def main():
     parser.add_argument("--only", default="", help="graded functions (default: all)")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure")
     args = parser.parse_args()
+    if args.n < max(int(w) for w in args.workers.split(",")):
+        parser.error("--n must be at least the largest worker count, or the extra workers have nothing to grade")
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         (Path(tmp) / "class").mkdir()
         archives = solution_archives(Path(tmp), args.n)
@@ -69,7 +73,8 @@ def main():
         per_submission = {}
         for workers in [int(w) for w in args.workers.split(",")]:
             started = time.perf_counter()
-            records = grade_all(Path(tmp) / "class", Path(tmp) / f"grades-{workers}", workers=workers, log=None)
+            records = grade_all(Path(tmp) / "class", Path(tmp) / f"grades-{workers}", workers=workers, only=args.only,
+                                log=None)
             seconds = time.perf_counter() - started
             assert all(record["status"] == "graded" for record in records), [r["reason"] for r in records]
             per_submission[workers] = seconds / len(records)
@@ -79,11 +84,13 @@ def main():
                   f"(x{baseline / per_submission[workers]:.2f} the 1-worker baseline)")
     one, more = min(per_submission), max(per_submission)
     gain_per_worker = ((per_submission[one] / per_submission[more]) - 1) / max(more - one, 1)
-    speedup_16 = 1 + gain_per_worker * (CORES - 1)
+    speedup_16 = max(1.0, 1 + gain_per_worker * (CORES - 1))
     for students in (300, 3000):
         hours = students * per_submission[one] / speedup_16 / 3600
         print(f"projection, {students} students on {CORES} cores ({CORES} workers, x{speedup_16:.1f}): "
               f"{hours:.2f} h; memory: {CORES} x {peak_mib:.0f} MiB peak in the largest process of each grade")
+        print(f"projection, {students} students on {CORES} idle cores from CPU time alone ({cpu:.1f} s each): "
+              f"{students * cpu / CORES / 3600:.2f} h")
     print(f"single_s={wall:.1f} peak_mib={peak_mib:.0f} per_submission_1w_s={per_submission[one]:.1f} "
           f"speedup_2w={per_submission[one] / per_submission[more]:.2f}")
 
