@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test benchmarks submission inference release grade grade-all autograder clean
+.PHONY: setup run test benchmarks report submission inference release grade grade-all autograder clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,8 +68,14 @@ grade-all: $(STAMP)
 autograder: $(STAMP)
 	$(PY) scripts/make_autograder.py
 
+# Every benchmark, each writing its record to artifacts/benchmarks/; then docs/BENCHMARKS.md from the records.
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	$(PY) scripts/benchmark_report.py
+
+# docs/RESULTS.md from the main job's artifacts/<profile>/run_summary.json (written by `make run`).
+report: $(STAMP)
+	$(PY) scripts/benchmark_report.py --run-summary
 
 clean:
 	rm -rf artifacts/smoke artifacts/full

@@ -26,9 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from helpers import augment, config  # noqa: E402
-from helpers.data import load_cifar10, random_subset  # noqa: E402
-from timing import best_time  # noqa: E402
+import record
+from helpers import augment, config
+from helpers.data import load_cifar10, random_subset
+from timing import best_time
 
 
 def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:
@@ -88,9 +89,11 @@ def main() -> None:
 
     pipeline = augment.default_pipeline()
     print(pipeline)
+    figures = []
     for name, op, kwargs in pipeline.steps:
-        seconds = best_time(lambda: op(images, np.random.default_rng(args.seed), **kwargs))
+        seconds = best_time(lambda op=op, kwargs=kwargs: op(images, np.random.default_rng(args.seed), **kwargs))
         print(f"  numpy {name:<10} {seconds * 1e3:7.1f} ms  {n / seconds:10.1f} img/s")
+        figures.append(record.figure(f"NumPy {name} step", n / seconds, "img/s"))
     numpy_seconds = best_time(lambda: pipeline(images, np.random.default_rng(args.seed)))
     numpy_img_s = n / numpy_seconds
     print(f"numpy pipeline: {numpy_seconds * 1e3:.1f} ms for {n} images (best of 3)")
@@ -110,6 +113,11 @@ def main() -> None:
     )
     print(f"numpy_img_s={numpy_img_s:.1f} torchvision_img_s={torchvision_img_s:.1f} "
           f"ratio={numpy_img_s / torchvision_img_s:.2f}")
+    record.write("bench_augment", title=f"full augmentation pipeline, {n:,} {source}",
+                 helper=record.figure("NumPy default_pipeline, whole batch", numpy_img_s, "img/s"),
+                 baseline=record.figure(f"torchvision v2 per image, {torch.get_num_threads()} thread(s)",
+                                        torchvision_img_s, "img/s"),
+                 target=">= 20,000 img/s and >= 2", settings=vars(args), figures=figures)
 
 
 if __name__ == "__main__":

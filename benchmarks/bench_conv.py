@@ -8,7 +8,7 @@ for the input, grads set to None between steps). Each side runs with 1 and with 
 steps after ``--warmup`` steps. The last line compares each side at its faster thread count:
 ``numpy_s=<x> torch_s=<y> ratio=<x/y>``.
 
-Both sides run in one process after ``helpers.nn.conv.keep_freed_memory()`` (glibc malloc keeps
+Both sides run in one process after ``helpers.runtime.keep_freed_memory()`` (glibc malloc keeps
 freed arrays for reuse instead of page-faulting fresh memory every step), as the notebooks do;
 ``--default-malloc`` measures without it.
 
@@ -25,33 +25,13 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers.nn.cnn import CNN  # noqa: E402
-from helpers.nn.conv import keep_freed_memory  # noqa: E402
-from timing import best_time  # noqa: E402
+import record
+from helpers.nn.cnn import CNN
+from helpers.reference import torch_twin
+from helpers.runtime import keep_freed_memory
+from timing import best_time
 
 INPUT_SHAPE = (3, 32, 32)
-
-
-def torch_twin(model):
-    """The PyTorch network equivalent to ``model`` (a 2-conv CNN), holding copies of its weights."""
-    p = {name: torch.from_numpy(value.copy()) for name, value in model.params.items()}
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(*p["conv1_W"].shape[1::-1], kernel_size=p["conv1_W"].shape[2:]),
-        torch.nn.ReLU(),
-        torch.nn.Conv2d(*p["conv2_W"].shape[1::-1], kernel_size=p["conv2_W"].shape[2:]),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(*p["W1"].shape),
-        torch.nn.ReLU(),
-        torch.nn.Linear(*p["W2"].shape),
-    )
-    with torch.no_grad():
-        for layer, (weight, bias) in zip((net[0], net[2], net[6], net[8]),
-                                         (("conv1_W", "conv1_b"), ("conv2_W", "conv2_b"), ("W1", "b1"), ("W2", "b2"))):
-            layer.weight.copy_(p[weight] if weight.startswith("conv") else p[weight].T)
-            layer.bias.copy_(p[bias])
-    return net
 
 
 def main():
@@ -90,6 +70,12 @@ def main():
         print(f"{threads} thread(s): numpy {numpy_s[threads] * 1e3:.2f} ms, torch {torch_s[threads] * 1e3:.2f} ms")
     best_numpy, best_torch = min(numpy_s.values()), min(torch_s.values())
     print(f"numpy_s={best_numpy:.4f} torch_s={best_torch:.4f} ratio={best_numpy / best_torch:.2f}")
+    figures = [record.figure(f"{side}, {threads} thread(s)", seconds[threads], "s")
+               for side, seconds in (("NumPy", numpy_s), ("torch", torch_s)) for threads in args.threads]
+    record.write("bench_conv", title=f"seed CIFAR-10 CNN, forward + backward, batch {args.batch}",
+                 helper=record.figure("NumPy CNN (helpers.nn), best thread count", best_numpy, "s"),
+                 baseline=record.figure("torch CPU, best thread count", best_torch, "s"),
+                 target="<= 3", settings={**vars(args), "malloc_recycles": bool(recycling)}, figures=figures)
 
 
 if __name__ == "__main__":

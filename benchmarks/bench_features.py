@@ -10,6 +10,11 @@ with its compilation (time to the first feature) and at its steady rate (after o
 
     CIFAR10_DIR=/path/to/cifar10 python benchmarks/bench_features.py [--weights random|imagenet|FILE]
 
+The hardware ceiling, measured in the same run (before and after the helper paths; the better
+counts): the best square-matrix product rate (GFLOP/s) in the precision the helper uses (bf16
+where the CPU runs it natively, else fp32) divided by ResNet18's 3.64 GFLOP per 224x224 image.
+The record (benchmarks/record.py) holds the fraction of it each helper path reaches.
+
 The last line reads ``helper_img_s=<x> eager_img_s=<y> baseline_img_s=<z> ratio=<x/y>`` (x: compiled,
 steady state).
 """
@@ -25,9 +30,13 @@ import torch
 from torchvision import transforms
 from tqdm import tqdm
 
+import record
 from helpers import config, features
-from helpers.submission import cpu_model
 from helpers.data import load_cifar10
+from helpers.runtime import cpu_model
+from timing import best_time
+
+GFLOP_PER_IMAGE = 3.64  # ResNet18 at 224x224: 1.82 G multiply-adds per image
 
 
 def baseline_img_s(images: np.ndarray, model: torch.nn.Module, device: torch.device,
@@ -66,6 +75,23 @@ def compiled_img_s(images: np.ndarray, weights: str, device: torch.device) -> tu
     return first, len(images) / (time.perf_counter() - start)
 
 
+def gemm_gflop_s(device: torch.device, precision: str, sizes=(512, 1024, 2048)) -> float:
+    """The best square-matrix product rate in GFLOP/s in ``precision`` ('bf16' or 'fp32') over ``sizes``."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    generator = torch.Generator().manual_seed(0)
+    best = 0.0
+    for n in sizes:
+        a, b = (torch.randn(n, n, generator=generator).to(device, dtype) for _ in range(2))
+
+        def product(a=a, b=b):
+            torch.mm(a, b)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        best = max(best, 2 * n ** 3 / best_time(product, repeats=5, warmup=2) / 1e9)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default=os.environ.get("FEATURE_WEIGHTS", "random"),
@@ -86,6 +112,8 @@ def main() -> None:
     print(f"CPU: {cpu_model()}, C++ compiler for torch.compile: {features.cxx_compiler()}")
 
     # eager paths first: compiling leaves worker processes and caches behind that could skew them
+    precision = features.resolve_precision("auto", device)
+    gflop_s_before = gemm_gflop_s(device, precision)  # the ceiling before and after the helpers: the best counts
     eager = helper_img_s(images, args.weights)
     print(f"eager    extract_features: {eager:7.1f} img/s")
     model, _ = features.load_backbone(args.weights, device)
@@ -96,6 +124,22 @@ def main() -> None:
     print(f"compiled extract_features: {compiled:7.1f} img/s (steady state)")
     print(f"compiled / eager: {compiled / eager:.2f}x; eager / baseline: {eager / baseline:.2f}x")
     print(f"helper_img_s={compiled:.1f} eager_img_s={eager:.1f} baseline_img_s={baseline:.1f} ratio={compiled / eager:.2f}")
+    gflop_s = max(gflop_s_before, gemm_gflop_s(device, precision))
+    ceiling = gflop_s / GFLOP_PER_IMAGE
+    print(f"ceiling: {precision} square GEMM {gflop_s:.0f} GFLOP/s / {GFLOP_PER_IMAGE} GFLOP per image = "
+          f"{ceiling:.1f} img/s; eager reaches {eager / ceiling:.2f} of it, compiled {compiled / ceiling:.2f}")
+    record.write(
+        "bench_features", title=f"ResNet18 features of {len(images):,} CIFAR-10 test images on {device.type}",
+        helper=record.figure(f"extract_features, eager ({precision}, batched preprocessing, channels-last)", eager, "img/s"),
+        baseline=record.figure("fp32 per-image transforms, batch 64", baseline, "img/s"),
+        hardware_ceiling=record.ceiling(f"{precision} square GEMM rate / {GFLOP_PER_IMAGE} GFLOP per image",
+                                        ceiling, "img/s", eager),
+        target=">= 150 img/s and >= 3 on a CPU with native bf16",
+        settings={**vars(args), "device": str(device), "precision": precision, "torch_threads": torch.get_num_threads()},
+        figures=[record.figure("extract_features, compiled (steady state)", compiled, "img/s"),
+                 record.figure("compiled: first 64 features, loading and compiling included", first, "s"),
+                 record.figure("compiled: fraction of the ceiling", compiled / ceiling, ""),
+                 record.figure(f"{precision} square GEMM", gflop_s, "GFLOP/s")])
 
 
 if __name__ == "__main__":

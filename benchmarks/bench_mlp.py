@@ -20,10 +20,12 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from timing import best_time  # noqa: E402
-from helpers import config  # noqa: E402
-from helpers.nn import MLP, SGD  # noqa: E402
-from helpers.train import batch_slices, evaluate, sgd_epoch, train  # noqa: E402
+import record
+from helpers import config
+from helpers.nn import MLP, SGD
+from helpers.reference import train_steps
+from helpers.train import batch_slices, evaluate, sgd_epoch, train
+from timing import best_time
 
 SEED_EPOCHS = 300  # length of the seed training run
 LEARNING_RATE = 0.01
@@ -77,10 +79,7 @@ def torch_epoch_time(X, y, layer_sizes, batch_size, threads, epochs):
     def run_epoch():
         order = torch.from_numpy(rng.permutation(len(X)))
         X_shuffled, y_shuffled = X_all[order], y_all[order]
-        for batch in slices:
-            optimizer.zero_grad(set_to_none=True)
-            criterion(net(X_shuffled[batch]), y_shuffled[batch]).backward()
-            optimizer.step()
+        train_steps(net, optimizer, slices, lambda batch: criterion(net(X_shuffled[batch]), y_shuffled[batch]))
 
     return best_epoch_time(run_epoch, epochs)
 
@@ -133,15 +132,27 @@ def main():
     history = train(model, X_train, y_train, epochs=3, batch_size=args.batch, eval_sets={"test": (X_test, y_test)},
                     progress=False)
     print(f"train() with defaults: median epoch incl. evaluation {np.median(history.epoch_time):.3f} s")
+    figures = [*(record.figure(f"NumPy sgd_epoch, {threads} BLAS thread(s)", s, "s") for threads, s in numpy_times.items()),
+               *(record.figure(f"torch, {threads} thread(s)", s, "s") for threads, s in torch_times.items()),
+               record.figure("evaluation of train + test sets", eval_s, "s"),
+               record.figure("train() median epoch incl. evaluation", np.median(history.epoch_time), "s")]
     if args.full:
         start = time.perf_counter()
         history = train(MLP(layer_sizes), X_train, y_train, epochs=SEED_EPOCHS, batch_size=args.batch,
                         eval_sets={"test": (X_test, y_test)}, progress=False)
-        print(f"full {SEED_EPOCHS}-epoch train(): {time.perf_counter() - start:.1f} s, "
-              f"final test accuracy {history.acc['test'][-1]:.4f}")
+        full_s = time.perf_counter() - start
+        print(f"full {SEED_EPOCHS}-epoch train(): {full_s:.1f} s, final test accuracy {history.acc['test'][-1]:.4f}")
+        figures.append(record.figure(f"full {SEED_EPOCHS}-epoch train() incl. evaluation", full_s, "s"))
 
     numpy_s, torch_s = numpy_times[default_threads], min(torch_times.values())
     print(f"numpy_epoch_s={numpy_s:.3f} torch_epoch_s={torch_s:.3f} ratio={numpy_s / torch_s:.2f}")
+    record.write("bench_mlp", title=f"one SGD epoch, {len(X_train):,} x {layer_sizes[0]}, batch {args.batch}, "
+                 f"{'-'.join(map(str, layer_sizes))} MLP",
+                 helper=record.figure(f"NumPy sgd_epoch, {default_threads} BLAS thread(s) (config.blas_threads)",
+                                      numpy_s, "s"),
+                 baseline=record.figure("torch CPU, best of 1 and 2 threads", torch_s, "s"),
+                 target="<= 0.7", settings=vars(args),
+                 figures=figures)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ says which notebook to run when something is missing, stale or damaged.
 Parameter files are pickles (the seeds' format, e.g. ``unaug_model_params.pkl``), read by
 a restricted unpickler that admits NumPy arrays, dicts, lists, tuples, numbers and
 strings only: a pickle that would import anything else is refused. A model saved with
-:func:`save_model` has its architecture (layer sizes, activation, pooling, list of layers) and
-the names of its non-learned state arrays in the manifest, and :func:`load_model` rebuilds
-exactly that model, params and state.
+:func:`save_model` has its architecture (input shape and list of layers) and the names of its
+non-learned state arrays in the manifest, and :func:`load_model` rebuilds exactly that model,
+params and state.
 """
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ def load_params(name, producer: str | None = None, expect: Mapping | None = None
 def save_model(name, model, producer: str, settings: Mapping) -> Path:
     """Save a model: one pickle of ``{**model.params, **model.state}``, its ``architecture`` and state names in the manifest.
 
-    A model without state (MLP, CNN) gives exactly the seed-format params pickle.
+    A model without state (e.g. an MLP) gives exactly the seed-format params pickle.
     """
     return save_params(name, {**model.params, **model.state}, producer, settings,
                        architecture=model.architecture, state=sorted(model.state))
@@ -283,15 +283,20 @@ def load_model(name, producer: str | None = None, expect: Mapping | None = None,
                architecture: Mapping | None = None):
     """Verify and rebuild a model saved by :func:`save_model`, as the architecture it was saved with.
 
-    ``architecture`` entries (e.g. ``{"activation": "relu"}``) are checked against the recorded
-    ones: a mismatch is refused instead of silently building another network.
+    Every recorded form is read (``helpers.legacy.generic_architecture``). ``architecture`` entries
+    (e.g. ``{"input_shape": [512]}``) are checked against the recorded ones, in the ``Classifier``
+    form: a mismatch is refused instead of silently building another network.
     """
-    from helpers.nn import model_from_architecture
+    from helpers.legacy import generic_architecture
+    from helpers.nn import Classifier
 
     file, manifest, arrays = _verified_params(name, producer, expect)
-    recorded = manifest.get("architecture")
-    if not isinstance(recorded, dict):
+    if not isinstance(manifest.get("architecture"), dict):
         raise ArtifactError(f"{file} was saved without its architecture: rerun {_notebook(manifest.get('producer'))}")
+    try:
+        recorded = generic_architecture(manifest["architecture"])
+    except (KeyError, ValueError) as err:
+        raise ArtifactCorruptError(f"{file}: {err}") from err
     for key, wanted in (architecture or {}).items():
         if recorded.get(key) != wanted:
             raise ArtifactStaleError(f"{file} holds a model with {key}={recorded.get(key)!r}, "
@@ -300,7 +305,7 @@ def load_model(name, producer: str | None = None, expect: Mapping | None = None,
     params = {key: value for key, value in arrays.items() if key not in state_names}
     state = {key: value for key, value in arrays.items() if key in state_names}
     try:
-        return model_from_architecture(recorded, params, state=state)
+        return Classifier.from_architecture(recorded, params, state=state)
     except (KeyError, ValueError) as err:
         raise ArtifactCorruptError(f"{file}: {err}") from err
 

@@ -11,6 +11,9 @@ Each op works on the whole batch with array operations (no Python loop over imag
 modifies its input and returns a new uint8 array of the input's shape. A per-image parameter
 may also be given once (a scalar, or one pair) to be used for every image.
 
+:class:`FlipAugmented` instead wraps a model, so that training sees its float batches
+(N, C, H, W) mirrored at random.
+
 Rounding: where an op computes in float32 (``rotate``, ``adjust_contrast``) the result is
 rounded half to even (``np.rint``, like ``torch.round``) and clipped to 0..255.
 """
@@ -386,3 +389,32 @@ def default_pipeline() -> Pipeline:
         ("contrast", random_contrast, {"factor_range": (0.7, 1.3)}),
         ("hflip", random_hflip, {"p": 0.5}),
     ])
+
+
+# ----------------------------------------------------------------------------- training wrappers
+class FlipAugmented:
+    """Training-time augmentation: ``loss`` mirrors each image left-right with probability ``p``.
+
+    Wraps a model and forwards every other attribute (``params``, ``scores``, ``predict``,
+    ...) to it, so ``helpers.train.train(FlipAugmented(model), ...)`` trains ``model`` on
+    freshly flipped batches while evaluation sees the images unchanged. The flips are
+    drawn from ``default_rng(seed)``, one batch after another.
+    """
+
+    def __init__(self, model, p=0.5, seed=0):
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be a probability in [0, 1], got {p}")
+        self.model = model
+        self.p = p
+        self.rng = np.random.default_rng(seed)
+
+    def __getattr__(self, name):  # called only for names the wrapper itself lacks
+        if name == "model":
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def loss(self, X, y):
+        """The wrapped model's ``loss`` on the batch with a random subset of images mirrored."""
+        images = self.model.check_inputs(X).reshape(-1, *self.model.input_shape)
+        flip = (self.rng.random(len(images)) < self.p)[:, None, None, None]
+        return self.model.loss(np.where(flip, images[..., ::-1], images), y)

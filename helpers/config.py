@@ -21,7 +21,6 @@ submission for its kernel through :func:`apply_settings`.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,27 +238,19 @@ class NotebookRun:
         return artifacts.save_params(name, params, self.producer, self._config(config))
 
 
-def notebook_setup(producer: str, threads: bool = False, deterministic: bool = False, **settings) -> NotebookRun:
+def notebook_setup(producer: str, threads: bool = False, deterministic: bool = False, memory: bool = False,
+                   **settings) -> NotebookRun:
     """Start a notebook: apply its settings cell (``profile=PROFILE, weights=WEIGHTS``...) and print them.
 
-    ``threads``: limit BLAS (and torch, when imported) to :func:`blas_threads`; ``deterministic``: torch
-    runs that repeat bit for bit. Returns the run, whose ``save_*`` attach ``producer`` and the settings.
+    ``threads``, ``deterministic``, ``memory``: the process settings of ``helpers.runtime.apply`` (BLAS and
+    torch threads, torch runs that repeat bit for bit, malloc keeping freed memory), printed too.
+    Returns the run, whose ``save_*`` attach ``producer`` and the settings.
     """
+    from helpers import runtime
+
     apply_settings(**settings)
-    chosen = []
-    if threads:
-        from threadpoolctl import threadpool_limits
-        count = blas_threads()
-        threadpool_limits(limits=count, user_api="blas")
-        chosen.append(f"{count} BLAS thread(s) (BUNDLE_BLAS_THREADS overrides)")
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(count)
-            chosen.append(f"{count} torch thread(s)")
-    if deterministic:
-        import torch
-        torch.use_deterministic_algorithms(True)
-        chosen.append("deterministic torch algorithms")
-    if chosen:
-        print(f"==== {', '.join(chosen)} ====", flush=True)
+    applied = runtime.apply(threads=threads, deterministic=deterministic, memory=memory)
+    if applied:
+        print(f"==== {', '.join(applied)} ====", flush=True)
     recorded = {"profile": profile().name} | ({"weights": feature_weights()} if "weights" in settings else {})
     return NotebookRun(producer, recorded)

@@ -157,7 +157,7 @@ def _headless_resnet18() -> torch.nn.Module:
 def _imagenet_state_dict() -> dict:
     try:
         return IMAGENET_WEIGHTS.get_state_dict(progress=True, check_hash=True)
-    except Exception as err:  # noqa: BLE001 -- any download failure gets the same advice
+    except Exception as err:  # any download failure gets the same advice
         hub = Path(torch.hub.get_dir()) / "checkpoints"
         raise WeightsError(
             f"could not get the ImageNet ResNet18 weights ({type(err).__name__}: {err}). Without "
@@ -170,7 +170,7 @@ def _imagenet_state_dict() -> dict:
 def _file_state_dict(file: Path) -> dict:
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 -- pickles fail in many ways
+    except Exception as err:  # pickles fail in many ways
         raise WeightsError(f"{file} is not a readable PyTorch state_dict ({err})") from err
     if not isinstance(state, dict):
         raise WeightsError(f"{file} holds a {type(state).__name__}, not a state_dict (a dict of tensors)")
@@ -332,7 +332,7 @@ class _Extractor:
         try:
             with torch._inductor.config.patch(freezing=True):  # weights become compile-time constants
                 return self.model(x.contiguous(memory_format=self.layout))[:rows]
-        except Exception as err:  # noqa: BLE001 -- any compiler failure: announce it, go on eagerly
+        except Exception as err:  # any compiler failure: announce it, go on eagerly
             print(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}): "
                   "extracting eagerly instead", file=sys.stderr, flush=True)
             self.model, self.backend = self.eager, "eager"

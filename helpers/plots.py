@@ -209,3 +209,35 @@ def weight_images(W: np.ndarray, shape: tuple = (32, 32, 3), columns: int = 10, 
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def show_tiles(tiles, ncols=12, titles=None, title=None, tile_inches=0.9):
+    """Draw small images side by side: filters, response maps or learned kernels.
+
+    ``tiles`` is (K, H, W), drawn with a diverging colour map centred on zero per tile
+    (red positive, blue negative), or (K, 3, H, W), drawn as colour images each
+    stretched to [0, 1]. Returns the figure.
+    """
+    tiles = np.asarray(tiles, dtype=np.float64)
+    if not (tiles.ndim == 3 or (tiles.ndim == 4 and tiles.shape[1] == 3)):
+        raise ValueError(f"tiles must be (K, H, W) or (K, 3, H, W), got shape {tiles.shape}")
+    nrows = -(-len(tiles) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * tile_inches, nrows * tile_inches + (0.4 if title else 0)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k >= len(tiles):
+            continue
+        tile = tiles[k]
+        if tile.ndim == 3:
+            low, high = tile.min(), tile.max()
+            ax.imshow(((tile - low) / (high - low if high > low else 1)).transpose(1, 2, 0), interpolation="nearest")
+        else:
+            limit = np.abs(tile).max() or 1
+            ax.imshow(tile, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,24 +1,7 @@
-"""Raw-pixel preprocessing and a seeded random search sampler for the two-layer-net notebook."""
+"""A seeded random search sampler for the two-layer-net notebook."""
 from __future__ import annotations
 
 import numpy as np
-
-
-def centred_pixels(train_images: np.ndarray, *other_images: np.ndarray, dtype=np.float32):
-    """Images as rows of pixels, minus the training mean image, divided by the training pixels' std.
-
-    Every statistic comes from ``train_images`` only and is applied unchanged to
-    ``other_images`` (validation, test). Returns ``[train_rows, *other_rows]``, each of
-    shape ``(n, H*W*C)``; the mean image is subtracted pixel by pixel, the std is one number.
-    """
-    rows = [np.asarray(images).reshape(len(images), -1).astype(dtype) for images in (train_images, *other_images)]
-    mean_image = rows[0].mean(axis=0, dtype=np.float64).astype(dtype)
-    for block in rows:
-        block -= mean_image
-    scale = dtype(rows[0].std(dtype=np.float64))
-    for block in rows:
-        block /= scale
-    return rows
 
 
 def random_configurations(space: dict, trials: int, seed: int = 0) -> list[dict]:

@@ -3,36 +3,28 @@
 :func:`build` packs a profile's artifacts (parameter pickles, test features and labels, class
 names, reports, confusion matrices, predictions and probabilities, a few raw test images, the
 executed notebooks as HTML) with their manifests, plus ``environment.json`` (Python, packages,
-BLAS, CPU), the student's source (``source/helpers/`` and ``source/notebooks/`` without outputs:
-one hand-in for both quick inference and the autograder) and a top-level ``submission.json``
+BLAS, CPU: ``helpers.runtime.environment``), the student's source (``source/helpers/`` and
+``source/notebooks/`` without outputs: one hand-in for both quick inference and the autograder) and a top-level ``submission.json``
 listing every member with its sha256 and the digest of the packed ``helpers/``.
 :func:`open_submission` extracts such an archive and refuses it if a member is missing, altered,
 unlisted or has an unsafe name; after that the members load through :mod:`helpers.artifacts`
 (checksummed, restricted unpickler) like local artifacts. :attr:`Submission.foreign_artifacts`
 lists the artifacts whose manifests record other code than the packed source (results made by
 other code): reported, never silently accepted.
-
-:func:`load_student_params` reads a bare parameter pickle in one of the seeds' layouts (no
-manifest), converts it to the project's layout and says loudly that it is unverified.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import shutil
-import sys
 import time
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
-from helpers import artifacts, config
+from helpers import artifacts, config, runtime
 
 FORMAT = 2
 TOP_MANIFEST = "submission.json"
@@ -58,7 +50,6 @@ ARTIFACTS = (
 )
 # executed notebooks shipped as HTML: the ones that made the artifacts are required
 REQUIRED_HTML = ("01_features", "02_augmentation", "03_mlp_from_scratch", "04_compare")
-PACKAGES = ("numpy", "torch", "torchvision", "scikit-learn", "pandas", "matplotlib", "seaborn", "threadpoolctl")
 
 
 class SubmissionError(RuntimeError):
@@ -71,33 +62,6 @@ def archive_name(profile: str, weights: str) -> str:
     word = str(weights).strip()
     tag = word.lower() if word.lower() in ("imagenet", "random") else Path(word).stem
     return f"submission-{profile}-{tag}.zip"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, ``platform`` elsewhere)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def environment() -> dict:
-    """Where a run happened: Python, platform, CPU, package versions, BLAS libraries."""
-    from threadpoolctl import threadpool_info
-
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    blas = [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads")}
-            for info in threadpool_info() if info.get("user_api") == "blas"]
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu": cpu_model(),
-            "cores": os.cpu_count(), "packages": versions, "blas": blas,
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
 
 
 def _members(run_dir: Path) -> list[tuple[str, Path]]:
@@ -145,7 +109,7 @@ def build(run_dir: Path | None = None, out_dir: Path | None = None) -> Path:
     out_dir = Path(out_dir) if out_dir else config.project_dir() / "dist"
     members = _members(run_dir)
     features_config = artifacts.read_manifest(run_dir / "features/test.npz")["config"]
-    written = {ENVIRONMENT: json.dumps(environment(), indent=2).encode(), **source_members()}
+    written = {ENVIRONMENT: json.dumps(runtime.environment(), indent=2).encode(), **source_members()}
     listing = {name: {"sha256": artifacts.sha256_of(file), "bytes": file.stat().st_size} for name, file in members}
     listing |= {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in written.items()}
     top = {"format": FORMAT, "profile": features_config["profile"], "weights": features_config["weights"],
@@ -282,72 +246,3 @@ def open_source(archive: str | os.PathLike, extract_to: Path, max_bytes: int | N
         raise SubmissionError(f"{archive} has no {SOURCE}/helpers/ package: make it with `make submission`")
     environment = root / ENVIRONMENT
     return Submission(archive, root, top, json.loads(environment.read_text()) if environment.is_file() else {})
-
-
-# ----------------------------------------------------------------------------- foreign pickles
-UNVERIFIED_BANNER = "UNVERIFIED: {file} has no manifest; its origin and integrity cannot be checked."
-
-
-def _layer_shapes(params: dict, file: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    keys = sorted(params, key=str)
-    layers = len(params) // 2
-    expected = sorted(f"{kind}{i}" for i in range(1, layers + 1) for kind in "Wb")
-    if layers < 1 or keys != expected:
-        raise ValueError(f"{file}: keys {keys} are not W1, b1, ..., WL, bL")
-    pairs = [(np.asarray(params[f"W{i}"]), np.asarray(params[f"b{i}"])) for i in range(1, layers + 1)]
-    for W, b in pairs:
-        if W.ndim != 2 or b.ndim not in (1, 2) or not (np.issubdtype(W.dtype, np.floating)
-                                                       and np.issubdtype(b.dtype, np.floating)):
-            raise ValueError(f"{file}: {_shapes(pairs)} are not floating weight matrices and bias vectors")
-    return pairs
-
-
-def _shapes(pairs) -> str:
-    return ", ".join(f"W{i} {tuple(W.shape)} b{i} {tuple(b.shape)}" for i, (W, b) in enumerate(pairs, 1))
-
-
-def _fits(pairs, layout: str, in_features: int | None, num_classes: int | None) -> bool:
-    """Whether every layer reads as ``rows`` (W (in, out), b (out,) or (1, out)) or ``columns`` (W (out, in))."""
-    sizes = []
-    for W, b in pairs:
-        fan_in, fan_out = W.shape if layout == "rows" else W.shape[::-1]
-        bias_ok = b.shape == (fan_out,) or b.shape == ((1, fan_out) if layout == "rows" else (fan_out, 1))
-        if not bias_ok or (sizes and sizes[-1] != fan_in):
-            return False
-        sizes += [fan_in, fan_out] if not sizes else [fan_out]
-    return (in_features is None or sizes[0] == in_features) and (num_classes is None or sizes[-1] == num_classes)
-
-
-def load_student_params(file: str | os.PathLike, in_features: int | None = 512, num_classes: int | None = 10,
-                        activation: str = "relu"):
-    """``(MLP, layout)`` from a bare pickle in a seed layout: ``rows`` (seed 001: W1 (512, 64), b1 (1, 64))
-    or ``columns`` (seed 000: W1 (64, 512), b1 (64, 1)).
-
-    The pickle goes through the restricted unpickler; the layout is recognised from the shapes, and
-    ambiguous or inconsistent shapes are refused naming the file and the shapes. Such a file has no
-    manifest, so a loud warning says it is unverified; its activation cannot be known and is taken as
-    ``activation`` (the seeds used ReLU).
-    """
-    from helpers.nn import MLP
-
-    file = Path(file)
-    raw = artifacts.safe_unpickle(file)
-    if not isinstance(raw, dict):
-        raise ValueError(f"{file} holds a {type(raw).__name__}, not a dict of parameters")
-    params = {key.decode() if isinstance(key, bytes) else key: value for key, value in raw.items()}
-    pairs = _layer_shapes(params, file)
-    layouts = [layout for layout in ("rows", "columns") if _fits(pairs, layout, in_features, num_classes)]
-    if len(layouts) != 1:
-        problem = "fit both the row and the column layout (ambiguous)" if layouts else "fit neither layout"
-        raise ValueError(f"{file}: shapes {_shapes(pairs)} {problem}; expected W1 ({in_features}, hidden) with "
-                         f"b1 (1, hidden) or (hidden,), or W1 (hidden, {in_features}) with b1 (hidden, 1)")
-    layout = layouts[0]
-    dtype = np.result_type(*[array.dtype for pair in pairs for array in pair])
-    converted = {}
-    for i, (W, b) in enumerate(pairs, 1):
-        converted[f"W{i}"] = np.ascontiguousarray(W if layout == "rows" else W.T, dtype=dtype)
-        converted[f"b{i}"] = np.ascontiguousarray(b.reshape(-1), dtype=dtype)
-    print("!" * 100 + "\n" + UNVERIFIED_BANNER.format(file=file) + f"\nread as the {layout} layout with "
-          f"{activation} hidden units: {_shapes(pairs)}\n" + "!" * 100, file=sys.stderr, flush=True)
-    return MLP.from_params(converted, activation=activation), layout
-

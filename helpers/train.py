@@ -14,13 +14,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
-
-from . import config
 from .nn import make_optimizer, softmax_cross_entropy, step_lr
 from .progress import tqdm
+from .runtime import blas_limit
 
-_BLAS = ThreadpoolController()
 TRAIN, VALIDATION = "train", "validation"  # split names that train() gives meaning to
 
 
@@ -190,7 +187,7 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
         start = time.perf_counter()
         optimizer.lr = step_lr(epoch, lr, lr_step, lr_gamma)
         order = rng.permutation(len(X_train))
-        with _BLAS.limit(limits=config.blas_threads() if blas_threads is None else blas_threads, user_api="blas"):
+        with blas_limit(blas_threads):
             sgd_epoch(model, optimizer, X_train, y_train, order, batch_size)
         for name, (X, y) in splits.items():
             loss, acc = evaluate(model, X, y)

@@ -23,7 +23,6 @@ def main() -> int:
         return 1
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
-    packed = sum(info.compress_size for info in infos)
     raw = sum(info.file_size for info in infos)
     print(f"{archive}: {len(infos)} members, {archive.stat().st_size / 1e6:.2f} MB "
           f"({raw / 1e6:.2f} MB before compression)")

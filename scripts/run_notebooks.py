@@ -27,7 +27,7 @@ try:
     from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
-    from helpers import artifacts, config, submission
+    from helpers import artifacts, config, runtime
 except ModuleNotFoundError as err:
     sys.exit(f"{err.name} is missing from {sys.executable}: install the project with its jupyter extra "
              "(pip install -e '.[jupyter]' in the checkout, or `make setup`), then run this script again")
@@ -170,7 +170,7 @@ def summary_text(rows: list[dict]) -> str:
 def write_summary(rows: list[dict], out_dir: Path) -> Path:
     """artifacts/<profile>/run_summary.json: the profile, weights, machine and one entry per notebook."""
     record = {"profile": config.profile().name, "weights": config.feature_weights(), "executed_copies": str(out_dir),
-              "machine": submission.environment(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "notebooks": rows}
+              "machine": runtime.environment(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "notebooks": rows}
     file = config.run_dir() / "run_summary.json"
     file.parent.mkdir(parents=True, exist_ok=True)
     artifacts.atomic_write(file, lambda fh: fh.write(json.dumps(record, indent=2).encode()))

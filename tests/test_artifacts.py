@@ -139,17 +139,20 @@ def test_a_model_reloads_as_the_architecture_it_was_saved_with():
     tanh = MLP([6, 5, 3], activation="tanh", seed=1)
     artifacts.save_model("tanh.pkl", tanh, "03_mlp_from_scratch", {})
     reloaded = artifacts.load_model("tanh.pkl")
-    assert reloaded.activation == "tanh" and reloaded.layer_sizes == [6, 5, 3]
+    assert reloaded.architecture == tanh.architecture and reloaded.architecture["layers"][1]["kind"] == "tanh"
     X = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
     np.testing.assert_array_equal(reloaded.scores(X), tanh.scores(X))
-    with pytest.raises(artifacts.ArtifactStaleError, match=r"tanh\.pkl holds a model with activation='tanh', not activation='relu'"):
-        artifacts.load_model("tanh.pkl", architecture={"activation": "relu"})
+    with pytest.raises(artifacts.ArtifactStaleError, match=r"tanh\.pkl holds a model with input_shape=\[6\], not input_shape=\[7\]"):
+        artifacts.load_model("tanh.pkl", architecture={"input_shape": [7]})
 
     cnn = CNN((1, 12, 12), conv_channels=(3,), kernel_size=3, pool="avg", hidden=7, num_classes=4)
     artifacts.save_model("cnn.pkl", cnn, "07_cnn_from_scratch", {})
     assert artifacts.read_manifest("cnn.pkl")["architecture"] == {
-        "model": "CNN", "input_shape": [1, 12, 12], "conv_channels": [3], "kernel_size": 3, "pool": "avg",
-        "pool_size": 2, "hidden": 7, "num_classes": 4, "activation": "relu"}
+        "model": "Classifier", "input_shape": [1, 12, 12], "layers": [
+            {"layer": "Conv2D", "in_channels": 1, "out_channels": 3, "kernel_size": 3, "stride": 1, "padding": 0},
+            {"layer": "Activation", "kind": "relu"}, {"layer": "Pool2D", "kind": "avg", "size": 2, "stride": None},
+            {"layer": "Flatten"}, {"layer": "Linear", "in_features": 75, "out_features": 7},
+            {"layer": "Activation", "kind": "relu"}, {"layer": "Linear", "in_features": 7, "out_features": 4}]}
     images = np.random.default_rng(1).standard_normal((2, 1, 12, 12)).astype(np.float32)
     np.testing.assert_array_equal(artifacts.load_model("cnn.pkl").scores(images), cnn.scores(images))
 
@@ -159,9 +162,9 @@ def test_a_model_whose_params_contradict_its_architecture_is_refused():
 
     file = artifacts.save_model("m.pkl", MLP([6, 5, 3]), "03_mlp_from_scratch", {})
     manifest = json.loads(artifacts.manifest_path(file).read_text())
-    manifest["architecture"]["layer_sizes"] = [6, 4, 3]
+    manifest["architecture"]["layers"][0]["out_features"] = 4
     artifacts.manifest_path(file).write_text(json.dumps(manifest))
-    with pytest.raises(artifacts.ArtifactCorruptError, match=r"layer_sizes: recorded \[6, 4, 3\], params give \[6, 5, 3\]"):
+    with pytest.raises(artifacts.ArtifactCorruptError, match=r"m\.pkl: params W1 has shape \(6, 5\), Linear .* needs \(6, 4\)"):
         artifacts.load_model("m.pkl")
     artifacts.save_params("plain.pkl", MLP([6, 5, 3]).params, "03_mlp_from_scratch", {})
     with pytest.raises(artifacts.ArtifactError, match="saved without its architecture"):

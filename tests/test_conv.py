@@ -1,7 +1,5 @@
 """Tests for helpers.nn.conv, helpers.nn.cnn and helpers.filterbank: finite differences, PyTorch parity, errors."""
 
-import platform
-
 import numpy as np
 import pytest
 import torch
@@ -9,7 +7,8 @@ import torch.nn.functional as F
 
 from helpers.nn.gradcheck import gradient_errors, layer_gradient_errors
 from helpers.filterbank import ORIENTATIONS_DEG, SCALES, bank_features, filter_responses, make_bank
-from helpers.nn.cnn import CNN, channel_stats, to_nchw
+from helpers.nn import Classifier
+from helpers.nn.cnn import CNN
 from helpers.nn.conv import (
     avgpool2d_backward,
     avgpool2d_forward,
@@ -17,7 +16,6 @@ from helpers.nn.conv import (
     conv2d_forward,
     flatten_backward,
     flatten_forward,
-    keep_freed_memory,
     maxpool2d_backward,
     maxpool2d_forward,
 )
@@ -152,10 +150,6 @@ def test_conv_backward_can_skip_dx():
     np.testing.assert_array_equal(dW, conv2d_backward(np.ones_like(out), cache)[1])
 
 
-def test_keep_freed_memory_applies_on_glibc():
-    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
-
-
 # ----------------------------------------------------------------------------- the CNN model
 def tiny_cnn(pool="max", activation="relu", reg=0.1):
     return CNN((2, 9, 9), conv_channels=(3, 2), kernel_size=3, pool=pool, hidden=6, num_classes=4,
@@ -208,21 +202,9 @@ def test_cnn_trains_with_the_shared_loop_and_reloads():
     history = train(model, X, y, epochs=4, batch_size=32, lr=0.05, momentum=0.9, progress=False,
                     eval_sets={"test": (X, y)})
     assert history.loss["train"][-1] < history.loss["train"][0] and history.acc["test"][-1] > 0.9
-    reloaded = CNN.from_params({k: v.copy() for k, v in model.params.items()}, (1, 10, 10))
+    reloaded = Classifier.from_architecture(model.architecture, {k: v.copy() for k, v in model.params.items()})
     np.testing.assert_array_equal(reloaded.predict(X), model.predict(X.reshape(256, -1)))
     np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1, rtol=1e-6)
-
-
-def test_to_nchw_and_channel_stats():
-    images = np.random.default_rng(0).integers(0, 256, (4, 5, 6, 3), dtype=np.uint8)
-    mean, std = channel_stats(images)
-    np.testing.assert_allclose(mean, images.reshape(-1, 3).mean(axis=0) / 255)
-    np.testing.assert_allclose(std, images.reshape(-1, 3).std(axis=0) / 255)
-    X = to_nchw(images, mean, std)
-    assert X.shape == (4, 3, 5, 6) and X.dtype == np.float32 and X.flags.c_contiguous
-    np.testing.assert_allclose(X.mean(axis=(0, 2, 3)), 0, atol=1e-5)
-    np.testing.assert_allclose(X.std(axis=(0, 2, 3)), 1, atol=1e-5)
-    assert to_nchw(images[..., 0]).shape == (4, 1, 5, 6)
 
 
 # ----------------------------------------------------------------------------- filter bank
@@ -275,12 +257,11 @@ X4, W4, B4 = conv_case((2, 3, 6, 6), (4, 3, 3, 3))
     (lambda: CNN((1, 8, 8), conv_channels=(2, 2), kernel_size=5), "input_shape"),
     (lambda: CNN((1, 28, 28), pool="median"), "pool"),
     (lambda: CNN((1, 28, 28), hidden=0), "hidden"),
-    (lambda: CNN.from_params(CNN((1, 28, 28)).params, (1, 32, 32)), "params"),
+    (lambda: Classifier.from_params(CNN((1, 28, 28)).params, (1, 32, 32), CNN((1, 32, 32)).layers), "params"),
     (lambda: filter_responses(np.ones((2, 10, 10)), make_bank()), "images"),
     (lambda: bank_features(np.ones((0, 28, 28)), make_bank()), "images"),
     (lambda: filter_responses(np.ones((2, 28, 28), dtype=int), make_bank()), "images"),
     (lambda: filter_responses(np.ones((2, 28, 28)), np.ones((36, 17, 16))), "bank"),
-    (lambda: to_nchw(np.ones((2, 28, 28))), "images"),
 ])
 def test_bad_inputs_raise_value_error_naming_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):

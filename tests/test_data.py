@@ -82,16 +82,25 @@ def test_image_folder_tree_in_every_form(tmp_path, cifar_source, kind, top):
         np.testing.assert_array_equal(labels, want_labels)
 
 
-def test_official_batches_folder(tmp_path, cifar_source):
-    folder = tmp_path / "cifar-10-batches-py"
+BATCH_NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+
+
+def make_batches(folder, labels_of):
+    """A cifar-10-batches-py folder whose batch ``name`` holds random images with labels ``labels_of(name)``."""
     folder.mkdir()
     rng = np.random.default_rng(0)
     batches = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, 4))}
-        batches[name] = batch
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    for name in BATCH_NAMES:
+        labels = list(labels_of(name))
+        batches[name] = {b"data": rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8), b"labels": labels}
+        (folder / name).write_bytes(pickle.dumps(batches[name], protocol=2))
     (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [c.encode() for c in CIFAR10_CLASSES]}))
+    return batches
+
+
+def test_official_batches_folder(tmp_path, cifar_source):
+    rng = np.random.default_rng(0)
+    batches = make_batches(tmp_path / "cifar-10-batches-py", lambda name: rng.integers(0, 10, 4))
     cifar_source(tmp_path)  # the folder that holds cifar-10-batches-py works too
     images, labels, _ = load_cifar10("train", check_counts=False)
     assert images.shape == (20, 32, 32, 3)
@@ -259,18 +268,11 @@ def test_an_image_folder_tree_comes_back_in_its_fixed_shuffle(tmp_path, cifar_so
 
 
 def test_official_batches_keep_their_own_order(tmp_path, cifar_source):
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
     rng = np.random.default_rng(1)
-    labels = {name: rng.permutation(np.repeat(np.arange(10), 30)).tolist()
-              for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
-    for name, batch_labels in labels.items():
-        batch = {b"data": rng.integers(0, 256, (len(batch_labels), 3072), dtype=np.uint8), b"labels": batch_labels}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [c.encode() for c in CIFAR10_CLASSES]}))
-    cifar_source(folder)
+    batches = make_batches(tmp_path / "cifar-10-batches-py", lambda name: rng.permutation(np.repeat(np.arange(10), 30)))
+    cifar_source(tmp_path / "cifar-10-batches-py")
     _, train_labels, _ = load_cifar10("train", check_counts=False)
-    assert train_labels.tolist() == sum((labels[f"data_batch_{i}"] for i in range(1, 6)), [])
+    assert train_labels.tolist() == sum((batches[name][b"labels"] for name in BATCH_NAMES[:5]), [])
     assert _every_class_early(train_labels)
 
 

@@ -28,7 +28,7 @@ LIMITS = {"timeout": 1.0, "min_speed": 20_000, "check_after": 0.2}  # the trickl
 class Handler(BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
 
-    def do_GET(self):  # noqa: N802 -- http.server's name
+    def do_GET(self):  # http.server's name
         kind, _, name = self.path.lstrip("/").partition("/")
         body = self.files.get(name.split("?")[0])
         if kind == "missing" or body is None:

@@ -20,7 +20,7 @@ from grading.boundary import Limits, Pool, StudentError, WorkerFailure, sandbox_
 from helpers import config
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
-import grade  # noqa: E402  (scripts/grade.py)
+import grade  # scripts/grade.py
 
 REPO = config.REPO_ROOT
 BROKEN_BACKWARDS = """

@@ -1,7 +1,9 @@
 """Tests for helpers.nn and helpers.train: finite differences, PyTorch parity, training behaviour."""
 
+import importlib
 import json
 import pickle
+import pkgutil
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from helpers.nn import (
     ACTIVATIONS,
     CNN,
     INITIALIZERS,
+    LAYERS,
     MLP,
     SGD,
     Activation,
@@ -18,8 +21,8 @@ from helpers.nn import (
     Classifier,
     Linear,
     l2_penalty,
+    layer_from_spec,
     make_optimizer,
-    model_from_architecture,
     linear_backward,
     linear_forward,
     softmax,
@@ -286,7 +289,7 @@ def test_a_classifier_is_its_list_of_layers_and_rebuilds_from_its_architecture()
     assert loss == pytest.approx(expected_loss, rel=1e-12)
     for name, expected in expected_grads.items():
         np.testing.assert_allclose(grads[name], expected, rtol=1e-10, atol=1e-14, err_msg=name)
-    rebuilt = model_from_architecture(json.loads(json.dumps(model.architecture)), model.params)
+    rebuilt = Classifier.from_architecture(json.loads(json.dumps(model.architecture)), model.params)
     np.testing.assert_array_equal(rebuilt.scores(X), model.scores(X))
     assert rebuilt.architecture["layers"][1] == {"layer": "Activation", "kind": "tanh"}
 
@@ -440,12 +443,20 @@ def test_float32_by_default_and_float64_on_request():
     np.testing.assert_allclose(model64.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
 
 
+def test_every_layer_of_the_package_is_exported():
+    import helpers.nn
+
+    for module in pkgutil.iter_modules(helpers.nn.__path__):  # a layer module __init__ forgot still registers here
+        importlib.import_module(f"helpers.nn.{module.name}")
+    assert set(LAYERS) <= set(helpers.nn.__all__) and all(getattr(helpers.nn, name) is LAYERS[name] for name in LAYERS)
+
+
 def test_from_params_reuses_a_params_dict():
     model = MLP([6, 5, 4, 3], activation="tanh", dtype=np.float64, seed=2)
     X, _ = synthetic_data(n=7, dim=6)
     params = pickle.loads(pickle.dumps(model.params))
-    clone = MLP.from_params(params, activation="tanh")
-    assert clone.layer_sizes == [6, 5, 4, 3] and clone.dtype == np.float64
+    clone = Classifier.from_params(params, (6,), [layer_from_spec(layer) for layer in model.architecture["layers"]])
+    assert clone.params is params and clone.architecture == model.architecture and clone.dtype == np.float64
     np.testing.assert_array_equal(clone.scores(X), model.scores(X))
     np.testing.assert_array_equal(clone.predict(X), model.predict(X))
 
@@ -480,7 +491,7 @@ def test_initialisers_scale(name, expected_std):
     (lambda m: MLP([6, 3], activation="gelu"), "activation"),
     (lambda m: MLP([6], init="he"), "layer_sizes"),
     (lambda m: MLP([6, 3], init="zeros"), "init"),
-    (lambda m: MLP.from_params({"W1": np.zeros((6, 3))}), "params"),
+    (lambda m: Classifier.from_params({"W1": np.zeros((6, 3))}, (6,), m.layers), "params"),
 ])
 def test_bad_inputs_raise_value_error_naming_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"):

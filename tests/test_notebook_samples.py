@@ -42,7 +42,7 @@ def class_sorted_features():
 def run_cell(source, features, labels):
     namespace = {"np": np, "pd": pd, "display": lambda *args, **kwargs: None, "MLP": MLP, "reference": reference,
                  "train": train, "random_subset": random_subset, "X_train": features, "y_train": labels}
-    exec(compile(source, "<notebook cell>", "exec"), namespace)  # noqa: S102 -- the project's own notebook
+    exec(compile(source, "<notebook cell>", "exec"), namespace)  # the project's own notebook
     return namespace
 
 

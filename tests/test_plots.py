@@ -4,12 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from helpers.plots import confusion_heatmaps, training_curves  # noqa: E402
-from helpers.train import History  # noqa: E402
+from helpers.plots import confusion_heatmaps, training_curves
+from helpers.train import History
 
 
 def history(model_epoch=3):

@@ -14,7 +14,7 @@ from helpers import colab, config
 from instructor import release, student_repo
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
-import grade  # noqa: E402  (scripts/grade.py)
+import grade  # scripts/grade.py
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,7 @@
-"""Tests for helpers.search: raw-pixel preprocessing and the random search sampler."""
-import numpy as np
+"""Tests for helpers.search: the random search sampler."""
 import pytest
 
-from helpers.search import centred_pixels, random_configurations
-
-
-def test_centred_pixels_use_training_statistics_only():
-    rng = np.random.default_rng(0)
-    train = rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8)
-    other = rng.integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
-    train_rows, other_rows = centred_pixels(train, other)
-    assert train_rows.shape == (20, 48) and other_rows.shape == (5, 48)
-    assert train_rows.dtype == np.float32
-    np.testing.assert_allclose(train_rows.mean(axis=0), 0, atol=1e-5)
-    assert train_rows.std() == pytest.approx(1, rel=1e-5)
-    flat = train.reshape(20, -1).astype(np.float64)
-    expected = (other.reshape(5, -1) - flat.mean(axis=0)) / (flat - flat.mean(axis=0)).std()
-    np.testing.assert_allclose(other_rows, expected, rtol=1e-5, atol=1e-5)
+from helpers.search import random_configurations
 
 
 def test_random_configurations_are_seeded_and_in_range():

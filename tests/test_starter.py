@@ -14,7 +14,7 @@ from helpers import config
 from instructor import plain_copy, release, starter
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
-import grade  # noqa: E402  (scripts/grade.py)
+import grade  # scripts/grade.py
 
 # the tests of the visible suite that run the graded functions beyond their graded checks
 VISIBLE_SUITES = ["test_nn.py", "test_conv.py", "test_batchnorm.py", "test_dropout.py", "test_augment.py",
@@ -143,6 +143,7 @@ def test_the_plainly_written_copy_passes_the_visible_suites_that_run_the_graded_
     env = {**os.environ, "PYTHONPATH": str(plain_student), "FEATURE_WEIGHTS": "random", "BUNDLE_PROFILE": "smoke"}
     hidden = config.REPO_ROOT / "instructor" / "hidden_tests"
     done = subprocess.run([sys.executable, "-m", "pytest", *(f"tests/{name}" for name in VISIBLE_SUITES), str(hidden),
-                           "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnknownMarkWarning"],
+                           "-q", "-p", "no:cacheprovider", "-p", "grading.plugin",  # the student fixture for the hidden tests
+                           "-W", "ignore::pytest.PytestUnknownMarkWarning"],
                           cwd=plain_student, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -6,13 +6,12 @@ import pickle
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from helpers import artifacts, config, metrics, submission
+from helpers import artifacts, config, legacy, metrics, submission
 
 REPO = config.REPO_ROOT
 PRODUCERS = ["01_features", "02_augmentation", "03_mlp_from_scratch", "04_compare"]
@@ -168,34 +167,10 @@ def test_seed_layout_pickles_load_and_predict_like_the_saved_model(smoke_archive
     for layout, params in layouts.items():
         file = tmp_path / f"{layout}.pkl"
         file.write_bytes(pickle.dumps(params))
-        student, found = submission.load_student_params(file)
+        student, found = legacy.load_student_params(file)
         assert found == layout
         assert np.array_equal(student.predict(X_test), model.predict(X_test))
         np.testing.assert_array_equal(student.predict_proba(X_test), model.predict_proba(X_test))
-
-
-def test_student_pickles_say_they_are_unverified_and_refuse_unclear_shapes(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    file = tmp_path / "rows.pkl"
-    file.write_bytes(pickle.dumps({"W1": rng.normal(size=(512, 64)), "b1": np.zeros((1, 64)),
-                                   "W2": rng.normal(size=(64, 10)), "b2": np.zeros((1, 10))}))
-    model, layout = submission.load_student_params(file)
-    assert layout == "rows" and model.layer_sizes == [512, 64, 10] and model.dtype == np.float64
-    assert f"UNVERIFIED: {file} has no manifest" in capsys.readouterr().err
-
-    square = tmp_path / "square.pkl"  # 1-D biases and square weights read both ways
-    square.write_bytes(pickle.dumps({"W1": np.ones((10, 10)), "b1": np.zeros(10)}))
-    with pytest.raises(ValueError, match=r"square\.pkl: shapes W1 \(10, 10\) b1 \(10,\) fit both .*ambiguous"):
-        submission.load_student_params(square, in_features=10, num_classes=10)
-    broken = tmp_path / "broken.pkl"
-    broken.write_bytes(pickle.dumps({"W1": np.ones((512, 64)), "b1": np.zeros((1, 64)),
-                                     "W2": np.ones((32, 10)), "b2": np.zeros((1, 10))}))
-    with pytest.raises(ValueError, match=r"broken\.pkl: shapes W1 \(512, 64\) b1 \(1, 64\), W2 \(32, 10\) .* fit neither"):
-        submission.load_student_params(broken)
-    keys = tmp_path / "keys.pkl"
-    keys.write_bytes(pickle.dumps({"weights": np.ones((512, 10))}))
-    with pytest.raises(ValueError, match=r"keys\.pkl: keys \['weights'\] are not W1, b1"):
-        submission.load_student_params(keys)
 
 
 def test_probabilities_within_tolerance_pass_and_a_flipped_clear_prediction_fails():

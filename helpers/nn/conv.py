@@ -35,33 +35,12 @@ so no product copies its operands.
 END SOLUTION TEXT
 """
 
-import ctypes
-import ctypes.util
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .layers import Layer
-
-
-def keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=256 << 20):
-    """Let glibc's malloc recycle freed large arrays instead of handing them back to the OS.
-
-    A convolution step allocates and frees several arrays of a few MB. By default glibc
-    returns such memory to the operating system, and the next array page-faults on every
-    4 KiB page it touches: measured here, about a third of a CNN training step (26 -> 17 ms
-    for the CIFAR-10 network, batch 64). This serves arrays up to ``mmap_threshold`` bytes
-    from malloc's heap and keeps up to ``trim_threshold`` bytes of freed memory for reuse.
-    Process-wide (PyTorch in the same process benefits too) and only on glibc; returns
-    whether it applied. The price: the process holds on to its peak memory.
-    """
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
-    except (OSError, AttributeError, TypeError):
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
-    return bool(mallopt(M_MMAP_THRESHOLD, int(mmap_threshold)) and mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
 
 
 def conv_output_size(size, kernel, stride=1, padding=0):

@@ -1,4 +1,4 @@
-"""Classifiers as ordered lists of layers, sharing one forward/backward loop; the MLP."""
+"""Classifiers as ordered lists of layers, sharing one forward/backward loop; the MLP builder."""
 
 from collections import Counter
 
@@ -7,6 +7,9 @@ import numpy as np
 from .init import INITIALIZERS
 from .layers import Activation, Linear, layer_from_spec
 from .losses import check_labels, l2_penalty, softmax, softmax_cross_entropy
+
+
+IMAGE_SCORES_CHUNK = 256  # rows ``Classifier.scores`` runs at once on images (several dimensions)
 
 
 class Classifier:
@@ -23,8 +26,6 @@ class Classifier:
     Initial weights are drawn with ``init`` (see ``helpers.nn.init``) from ``default_rng(seed)``,
     layer after layer.
     """
-
-    scores_chunk = None  # rows per forward pass in ``scores`` (None: all at once)
 
     def __init__(self, input_shape, layers, init="he", reg=0.0, dtype=np.float32, seed=0):
         if init not in INITIALIZERS:
@@ -47,13 +48,15 @@ class Classifier:
 
     @property
     def architecture(self):
-        """What rebuilds this model from its params: input shape and the list of layer specs."""
-        return {"model": "Classifier", "input_shape": list(self.input_shape),
-                "layers": [layer.spec() for layer in self.layers]}
+        """What rebuilds this model from its params: ``{"model": "Classifier", "input_shape", "layers"}``."""
+        return architecture_of(self.input_shape, self.layers)
 
     @classmethod
     def from_architecture(cls, architecture, params, reg=0.0, state=None):
         """Rebuild a model saved with :attr:`architecture`; the arrays must have the recorded shapes."""
+        if architecture.get("model") != "Classifier":
+            raise ValueError(f"not a Classifier architecture: {architecture!r} (helpers.legacy.generic_architecture "
+                             "reads the MLP and CNN forms)")
         layers = [layer_from_spec(spec) for spec in architecture["layers"]]
         model = cls.from_params(params, architecture["input_shape"], layers, state=state, reg=reg)
         check_architecture(model, architecture)
@@ -81,6 +84,8 @@ class Classifier:
         self.params = params
         self.state = state
         self.reg = float(reg)
+        # rows per forward pass in ``scores`` (None: all at once); a convolution's buffers grow with the rows
+        self.scores_chunk = IMAGE_SCORES_CHUNK if len(self.input_shape) > 1 else None
         try:
             out = self.forward(np.zeros((1, *self.input_shape), dtype=dtype), training=False)[0]
         except ValueError as err:
@@ -184,60 +189,19 @@ def name_layers(layers):
     return layers
 
 
-class MLP(Classifier):
-    """``(linear -> activation) x (L-1) -> linear -> softmax`` with an L2 penalty.
+def MLP(layer_sizes, activation="relu", init="he", reg=0.0, dtype=np.float32, seed=0):
+    """A :class:`Classifier` ``(linear -> activation) x (L-1) -> linear -> softmax`` with an L2 penalty.
 
-    ``params`` is a plain dict ``{"W1", "b1", ..., "WL", "bL"}`` with ``Wi`` of shape
-    ``(layer_sizes[i-1], layer_sizes[i])`` and ``bi`` of shape ``(layer_sizes[i],)``;
-    it is the format that gets pickled. The dtype of the params is the compute dtype.
-    The loss is ``mean cross-entropy + reg * sum_i sum(Wi**2)`` (biases not penalised).
+    ``params`` is ``{"W1", "b1", ..., "WL", "bL"}`` with ``Wi`` of shape
+    ``(layer_sizes[i-1], layer_sizes[i])`` and ``bi`` of shape ``(layer_sizes[i],)`` (the seeds'
+    pickle format); the loss is ``mean cross-entropy + reg * sum_i sum(Wi**2)`` (biases not penalised).
     """
-
-    def __init__(self, layer_sizes, activation="relu", init="he", reg=0.0, dtype=np.float32, seed=0):
-        layer_sizes = list(layer_sizes)
-        if len(layer_sizes) < 2 or any(int(size) != size or size < 1 for size in layer_sizes):
-            raise ValueError(f"layer_sizes must be >= 2 positive integers, got {layer_sizes}")
-        super().__init__((int(layer_sizes[0]),), mlp_layers([int(size) for size in layer_sizes], activation),
-                         init=init, reg=reg, dtype=dtype, seed=seed)
-        self.activation = activation
-
-    @classmethod
-    def from_params(cls, params, activation="relu", reg=0.0):
-        """Wrap an existing params dict (e.g. unpickled); its arrays are used, not copied."""
-        num_layers = len(params) // 2
-        expected = {f"{kind}{i}" for i in range(1, num_layers + 1) for kind in "Wb"}
-        if num_layers < 1 or set(params) != expected or any(params[f"W{i}"].ndim != 2 for i in range(1, num_layers + 1)):
-            raise ValueError(f"params must have keys W1, b1, ..., WL, bL with 2-D Wi; got {sorted(params)}")
-        layer_sizes = [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, num_layers + 1)]
-        for i in range(2, num_layers + 1):
-            if params[f"W{i}"].shape[0] != layer_sizes[i - 1]:
-                raise ValueError(f"params W{i} has {params[f'W{i}'].shape[0]} inputs, W{i - 1} gives {layer_sizes[i - 1]}")
-        model = cls.__new__(cls)
-        model._attach((layer_sizes[0],), name_layers(mlp_layers(layer_sizes, activation)), params, {}, reg)
-        model.activation = activation
-        return model
-
-    @property
-    def architecture(self):
-        """What rebuilds this model from its params: ``{"model": "MLP", "layer_sizes", "activation"}``."""
-        return {"model": "MLP", "layer_sizes": [int(size) for size in self.layer_sizes], "activation": self.activation}
-
-    @classmethod
-    def from_architecture(cls, architecture, params, reg=0.0, state=None):
-        """Rebuild a model saved with :attr:`architecture`; the params must have the recorded shapes."""
-        if state:
-            raise ValueError(f"state: an MLP has no non-learned state, got {sorted(state)}")
-        model = cls.from_params(params, activation=architecture["activation"], reg=reg)
-        check_architecture(model, architecture)
-        return model
-
-    @property
-    def num_layers(self):
-        return len(self.params) // 2
-
-    @property
-    def layer_sizes(self):
-        return [self.params["W1"].shape[0]] + [self.params[f"W{i}"].shape[1] for i in range(1, self.num_layers + 1)]
+    layer_sizes = list(layer_sizes)
+    if len(layer_sizes) < 2 or any(int(size) != size or size < 1 for size in layer_sizes):
+        raise ValueError(f"layer_sizes must be >= 2 positive integers, got {layer_sizes}")
+    layer_sizes = [int(size) for size in layer_sizes]
+    return Classifier((layer_sizes[0],), mlp_layers(layer_sizes, activation), init=init, reg=reg, dtype=dtype,
+                      seed=seed)
 
 
 def mlp_layers(layer_sizes, activation):
@@ -246,6 +210,12 @@ def mlp_layers(layer_sizes, activation):
     for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
         layers += [Linear(fan_in, fan_out), Activation(activation)]
     return layers[:-1]
+
+
+def architecture_of(input_shape, layers):
+    """``{"model": "Classifier", "input_shape", "layers"}``: what rebuilds a model of these layers from its arrays."""
+    return {"model": "Classifier", "input_shape": [int(size) for size in input_shape],
+            "layers": [layer.spec() for layer in layers]}
 
 
 def check_architecture(model, architecture):

@@ -1,0 +1,33 @@
+"""Tests for helpers.runtime: the settings it applies and the machine it describes."""
+import platform
+
+from threadpoolctl import threadpool_info
+
+from helpers import config, runtime
+
+
+def test_keep_freed_memory_applies_on_glibc():
+    assert runtime.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_blas_limit_sets_the_threads_inside_it_only(monkeypatch):
+    def threads():
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    before = threads()
+    monkeypatch.setenv("BUNDLE_BLAS_THREADS", "1")
+    with runtime.blas_limit():
+        assert threads() == {config.blas_threads()} == {1}
+    assert threads() == before
+
+
+def test_apply_says_what_it_applied_and_nothing_when_asked_nothing():
+    assert runtime.apply() == []
+    applied = runtime.apply(memory=True)
+    assert applied == (["freed memory kept for reuse (glibc malloc)"] if platform.libc_ver()[0] == "glibc" else [])
+
+
+def test_environment_names_the_cpu_and_the_packages():
+    environment = runtime.environment()
+    assert environment["cpu"] == runtime.cpu_model() and environment["cpu"]
+    assert set(environment["packages"]) == set(runtime.PACKAGES) and environment["packages"]["numpy"]
