@@ -69,7 +69,7 @@ def grade_archive(archive: Path, limits: Limits = Limits(), only: str = "", hidd
                 record["inference"] = check_inference(archive) if has_results else "no results"
         except submissions.SubmissionError as err:
             record.update(status="refused", reason=str(err).replace(str(archive), archive.name))
-        except Exception as err:  # noqa: BLE001 - one bad submission must never stop the batch
+        except Exception as err:  # one bad submission must never stop the batch
             record.update(status="error", reason=f"{type(err).__name__}: {err}"[:2000])
     record["seconds"] = round(time.monotonic() - started, 2)
     return record

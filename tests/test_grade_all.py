@@ -23,7 +23,7 @@ from helpers import artifacts, config, submission
 from instructor import release
 
 sys.path.insert(0, str(config.REPO_ROOT / "tests"))
-from test_grader_isolation import PATCHING_CHEATS, student_copy  # noqa: E402
+from test_grader_isolation import PATCHING_CHEATS, student_copy
 
 REPO = config.REPO_ROOT
 ONLY = "nn.layers.relu_backward,nn.layers.linear_backward"  # relu_backward: 1 visible; linear_backward: 1 visible + 1 hidden
