@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test benchmarks report submission inference release grade clean
+.PHONY: setup run test benchmarks report submission inference release grade grade-all autograder clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,8 +54,19 @@ inference: $(STAMP)
 release: $(STAMP)
 	$(PY) -m instructor.release --out dist/release $(if $(STUDENT_REPO),--student-repo "$(STUDENT_REPO)")
 
+# SUBMISSION=archive.zip grades the source packed in a submission archive instead of a copy.
 grade: $(STAMP)
-	$(PY) scripts/grade.py $(if $(STUDENT),"$(STUDENT)",.) $(GRADE_FLAGS)
+	$(PY) scripts/grade.py $(if $(SUBMISSION),--submission "$(SUBMISSION)",$(if $(STUDENT),"$(STUDENT)",.)) $(GRADE_FLAGS)
+
+# A class at once: every *.zip in SUBMISSIONS, WORKERS at a time (default: the CPU count), into
+# SUBMISSIONS/grades/ (gradebook.csv, feedback/); REGRADE=1 grades again what was graded already.
+grade-all: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder/ [WORKERS=n] [REGRADE=1]" >&2; exit 2; }
+	$(PY) scripts/grade_all.py "$(SUBMISSIONS)" $(if $(WORKERS),--workers $(WORKERS)) $(if $(REGRADE),--regrade) $(GRADE_FLAGS)
+
+# The Gradescope autograder: dist/autograder.zip (docs/GRADING.md, "Gradescope").
+autograder: $(STAMP)
+	$(PY) scripts/make_autograder.py
 
 # Every benchmark, each writing its record to artifacts/benchmarks/; then docs/BENCHMARKS.md from the records.
 benchmarks: $(STAMP)

@@ -20,6 +20,7 @@ import os
 import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +30,7 @@ FORMAT = 2
 TOP_MANIFEST = "submission.json"
 ENVIRONMENT = "environment.json"
 SOURCE = "source"  # the student's helpers/ and notebooks/ inside the archive
+MAX_BYTES = 1 << 30  # the largest unpacked archive open_source accepts
 
 # (artifact, the notebook that makes it): what the quick-inference notebook reads
 ARTIFACTS = (
@@ -170,24 +172,35 @@ def _safe_name(name: str, archive: Path) -> PurePosixPath:
     return member
 
 
-def open_submission(archive: str | os.PathLike, extract_to: Path | None = None) -> Submission:
-    """Verify every member of ``archive`` against its ``submission.json`` and extract it."""
+def _extract(archive: str | os.PathLike, extract_to: Path | None, max_bytes: int | None) -> tuple[Path, Path, dict]:
+    """``(archive, root, submission.json)`` after verifying every member of ``archive`` and extracting it to ``root``.
+
+    ``max_bytes`` bounds the archive's unpacked size (the sizes the zip's headers declare, which
+    also bound what reading a member may inflate to) before anything is unpacked.
+    """
     archive = Path(archive).expanduser()
     if not archive.is_file():
         raise SubmissionError(f"submission {archive} does not exist: pass the path of a submission-*.zip "
                               "made by `make submission`")
     try:
         zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as err:
+    except (zipfile.BadZipFile, OSError) as err:
         raise SubmissionError(f"{archive} is not a zip archive ({err}): ask for the file made by `make submission`") from err
     with zf:
         names = zf.namelist()
         if TOP_MANIFEST not in names:
             raise SubmissionError(f"{archive} has no {TOP_MANIFEST}: it was not made by `make submission`")
-        top = json.loads(zf.read(TOP_MANIFEST))
-        if top.get("format") != FORMAT:
+        unpacked = sum(info.file_size for info in zf.infolist())
+        if max_bytes is not None and unpacked > max_bytes:
+            raise SubmissionError(f"{archive} unpacks to {unpacked} bytes, over the limit of {max_bytes}; "
+                                  "the archive is refused")
+        try:
+            top = json.loads(zf.read(TOP_MANIFEST))
+            listed = dict(top["members"]) if top.get("format") == FORMAT else None
+        except (ValueError, TypeError, KeyError, AttributeError, zipfile.BadZipFile, OSError) as err:
+            raise SubmissionError(f"{archive}: {TOP_MANIFEST} is unreadable ({err!r}); the archive is refused") from err
+        if listed is None:
             raise SubmissionError(f"{archive}: unknown submission format {top.get('format')!r} (this bundle reads {FORMAT})")
-        listed = top["members"]
         for name in names:
             _safe_name(name, archive)
         unlisted = sorted(set(names) - set(listed) - {TOP_MANIFEST})
@@ -201,11 +214,35 @@ def open_submission(archive: str | os.PathLike, extract_to: Path | None = None) 
         shutil.rmtree(root, ignore_errors=True)
         for name, entry in listed.items():
             # the size is checked before reading, so a forged member cannot make us unpack gigabytes
-            data = zf.read(name) if zf.getinfo(name).file_size == entry["bytes"] else None
-            if data is None or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            try:
+                intact = (zf.getinfo(name).file_size == entry["bytes"]
+                          and hashlib.sha256(data := zf.read(name)).hexdigest() == entry["sha256"])
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, TypeError):  # damaged data, a bad entry
+                intact = False
+            if not intact:
                 shutil.rmtree(root, ignore_errors=True)
                 raise SubmissionError(f"{archive}: member {name} does not match {TOP_MANIFEST} "
                                       "(altered or damaged); the archive is refused")
             target = root / _safe_name(name, archive)
             artifacts.atomic_write(target, lambda fh, data=data: fh.write(data))
+    return archive, root, top
+
+
+def open_submission(archive: str | os.PathLike, extract_to: Path | None = None) -> Submission:
+    """Verify every member of ``archive`` against its ``submission.json`` and extract it."""
+    archive, root, top = _extract(archive, extract_to, max_bytes=None)
     return Submission(archive, root, top, json.loads((root / ENVIRONMENT).read_text()))
+
+
+def open_source(archive: str | os.PathLike, extract_to: Path, max_bytes: int | None = MAX_BYTES) -> Submission:
+    """Like :func:`open_submission`, for grading code: the archive needs only ``source/helpers/`` (results optional).
+
+    The same checks apply, plus ``max_bytes`` on the unpacked size. The returned submission's
+    ``source`` is what the autograder grades; ``environment`` is empty when the archive has none.
+    """
+    archive, root, top = _extract(archive, extract_to, max_bytes)
+    if not (root / SOURCE / "helpers" / "__init__.py").is_file():
+        shutil.rmtree(root, ignore_errors=True)
+        raise SubmissionError(f"{archive} has no {SOURCE}/helpers/ package: make it with `make submission`")
+    environment = root / ENVIRONMENT
+    return Submission(archive, root, top, json.loads(environment.read_text()) if environment.is_file() else {})

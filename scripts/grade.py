@@ -1,137 +1,47 @@
-"""Autograder: run the graded tests against a student's copy and print points per function.
+"""Autograder: run the graded tests against a student's copy or submission archive; points per function.
 
-Usage: python scripts/grade.py [STUDENT_DIR] [--only f1,f2] [--time-limit S] [--memory-limit GIB] [--json FILE]
+Usage: python scripts/grade.py [STUDENT_DIR | --submission ARCHIVE] [--only f1,f2] [--time-limit S]
+       [--memory-limit GIB] [--json FILE]
 
-The tests, the code that judges (torch, the reference implementations) and the report are this
-tree's and run here; only the student's ``helpers/`` is taken, copied into worker processes
-that run one graded function each (see ``grading/boundary.py`` and docs/GRADING.md). The graded
-tests are this tree's ``tests/*.py`` marked ``@pytest.mark.graded`` plus the hidden ones
-(``instructor/hidden_tests``, not shipped to students).
+The tests, the code that judges and the report are this tree's; only the student's ``helpers/``
+runs, in worker processes (``grading/grader.py``, docs/GRADING.md). With ``--submission`` the
+archive made by ``make submission`` is verified and extracted into a temporary folder and its
+packed ``source/`` graded; results made by other code than the packed source are reported.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
-from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from grading.boundary import GIB, Limits  # noqa: E402
-
-HIDDEN = REPO / "instructor" / "hidden_tests"
-STARTUP_S = 300  # the grader's own start: importing torch, collecting the tests
-FUNCTION_OVERHEAD_S = 20  # per function beyond its time limit: starting workers, torch's side of the comparisons
-
-
-def _graded_files(folder: Path) -> list[str]:
-    return [str(file) for file in sorted(folder.glob("test_*.py")) if "pytest.mark.graded" in file.read_text("utf-8")]
-
-
-def _read_report(path: Path) -> tuple[dict, dict]:
-    """``(collected: {nodeid: function}, results: {nodeid: record})`` from the JSON lines written so far."""
-    collected, results = {}, {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if "collected" in record:
-                collected = record
-            else:
-                results[record.pop("nodeid")] = record
-    return collected, results
-
-
-def bound_s(functions: int, limits: Limits) -> float:
-    """The longest a grade of ``functions`` graded functions may take before it is stopped."""
-    return STARTUP_S + functions * (limits.time_s + FUNCTION_OVERHEAD_S)
-
-
-def grade(student: Path, hidden: Path | None = HIDDEN, only: str = "", limits: Limits = Limits(),
-          log=None) -> dict:
-    """``{nodeid: {function, points, passed, message, hidden}}`` for every graded test."""
-    student = Path(student).resolve()
-    if not (student / "helpers").is_dir():
-        raise FileNotFoundError(f"{student} has no helpers/ folder: pass the root of the student's copy")
-    files = _graded_files(REPO / "tests") + (_graded_files(Path(hidden)) if hidden and Path(hidden).is_dir() else [])
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        report, output = Path(tmp) / "report.jsonl", Path(tmp) / "pytest.log"
-        command = [sys.executable, "-m", "pytest", *files, "-m", "graded", "-p", "grading.plugin", "-q",
-                   "-p", "no:cacheprovider", "--rootdir", str(REPO), "--student", str(student),
-                   "--grade-report", str(report), "--hide", tmp, "--time-limit", str(limits.time_s),
-                   "--memory-limit", str(limits.memory / GIB), "--only", only]
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        with open(output, "wb") as out:
-            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-            started, deadline, collected = time.monotonic(), time.monotonic() + STARTUP_S, {}
-            while process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-                if not collected:
-                    collected, _ = _read_report(report)
-                    if collected:
-                        deadline = started + bound_s(len({test["function"] for test in collected["collected"].values()}), limits)
-                        if log:
-                            print(f"grade: {len(collected['collected'])} graded tests; limits: {limits.describe()}; "
-                                  f"this grade ends within {deadline - started:.0f} s\n"
-                                  f"grade: {collected['isolation']}", file=log)
-            stopped = process.poll() is None
-            if stopped:
-                process.kill()
-                process.wait()
-        collected, results = _read_report(report)
-        if not collected:
-            tail = output.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the graded tests did not run (exit {process.returncode}):\n{tail}")
-    not_run = f"not run: the grade stopped at its bound of {deadline - started:.0f} s" if stopped else "not run"
-    for nodeid, test in collected["collected"].items():
-        results.setdefault(nodeid, {**test, "passed": False, "message": not_run, "path": ""})
-    for result in results.values():
-        result["hidden"] = bool(hidden) and Path(result.pop("path") or "/").resolve().is_relative_to(Path(hidden).resolve())
-    return results
-
-
-def table(results: dict) -> str:
-    """Per function: tests passed, points, pass/fail; then the total."""
-    by_function = defaultdict(list)
-    for result in results.values():
-        by_function[result["function"]].append(result)
-    width = max([len(name) for name in by_function] + [8])
-    lines = [f"{'function':<{width}}  {'tests':>7}  {'points':>9}  result"]
-    earned = possible = 0.0
-    for name, rows in sorted(by_function.items()):
-        got, total = sum(r["points"] for r in rows if r["passed"]), sum(r["points"] for r in rows)
-        earned, possible = earned + got, possible + total
-        passed = sum(r["passed"] for r in rows)
-        hidden = sum(r["hidden"] for r in rows)
-        first_failure = next((r["message"] for r in rows if not r["passed"]), "")
-        result = "pass" if passed == len(rows) else f"FAIL: {first_failure[:90]}"
-        lines.append(f"{name:<{width}}  {passed:>3}/{len(rows):<3}  {got:>4g}/{total:<4g}  {result}"
-                     + (f"  ({hidden} hidden)" if hidden else ""))
-    lines.append(f"{'total':<{width}}  {'':>7}  {earned:>4g}/{possible:<4g}")
-    return "\n".join(lines)
+from grading.batch import grade_archive  # noqa: E402
+from grading.grader import add_options, bound_s, grade, limits_of, table  # noqa: E402,F401  (bound_s: for the tests)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("student", nargs="?", type=Path, default=Path.cwd(), help="root of the student's copy")
-    parser.add_argument("--hidden", type=Path, default=HIDDEN, help="folder of hidden tests (default: instructor/hidden_tests)")
-    parser.add_argument("--only", default="", help="comma-separated graded functions (default: all)")
-    parser.add_argument("--time-limit", type=float, default=float(os.environ.get("GRADE_TIME_LIMIT", Limits.time_s)),
-                        help="seconds per graded function, all its tests together (env GRADE_TIME_LIMIT; default 60)")
-    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", 2)),
-                        help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
+    parser.add_argument("--submission", type=Path, help="grade the source packed in this submission archive instead")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    add_options(parser)
     args = parser.parse_args()
-    limits = Limits(time_s=args.time_limit, memory=int(args.memory_limit * GIB))
-    try:
-        results = grade(args.student, args.hidden, args.only, limits, log=sys.stderr)
-    except (FileNotFoundError, RuntimeError) as err:
-        print(f"grade: {err}", file=sys.stderr)
-        return 1
+    limits = limits_of(args)
+    if args.submission:
+        record = grade_archive(args.submission, limits, args.only, args.hidden)
+        if record["status"] != "graded":
+            print(f"grade: {args.submission} not graded ({record['status']}): {record['reason']}", file=sys.stderr)
+            return 1
+        results = record["results"]
+        print(f"grade: results in the archive: {record['consistency']}", file=sys.stderr)
+    else:
+        try:
+            results = grade(args.student, args.hidden, args.only, limits, log=sys.stderr)
+        except (FileNotFoundError, RuntimeError) as err:
+            print(f"grade: {err}", file=sys.stderr)
+            return 1
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -1,0 +1,172 @@
+"""Grading a class: every submission archive of a folder, in parallel, into a gradebook and feedback.
+
+:func:`grade_archive` grades one archive (``make submission``'s, or any with ``source/helpers/``):
+it is opened with :func:`helpers.submission.open_source` into its own temporary folder and its
+``source/`` graded by :func:`grading.grader.grade` in its own grader process. A refused archive
+(corrupt, truncated, oversized, altered, unsafe) gives a record saying why. :func:`grade_all`
+runs :func:`grade_archive` for every ``*.zip`` of a folder on a pool of threads (each waits on
+its own grader process), keeps one record per archive (keyed by its sha256) in ``grades.json``
+and rewrites ``gradebook.csv`` and the student's ``feedback/<student>.md`` after each archive,
+atomically, so an interrupted run loses nothing and a rerun grades only what is new.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from grading.grader import HIDDEN, REPO, by_function, grade, totals
+from grading.boundary import Limits
+from helpers import artifacts, submission as submissions
+
+RECORDS = "grades.json"
+GRADEBOOK = "gradebook.csv"
+FEEDBACK = "feedback"
+INFERENCE_NOTEBOOK = REPO / "notebooks" / "05_quick_inference.ipynb"
+
+
+def student_id(archive: Path) -> str:
+    """The student's id: the archive's name without ``.zip``, reduced to letters, digits, ``.``, ``_`` and ``-``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(archive).stem).strip("._") or "unnamed"
+
+
+def check_inference(archive: Path) -> str:
+    """Run the quick-inference notebook on ``archive`` alone (``make inference``): ``reproduced`` or why not."""
+    with tempfile.TemporaryDirectory(prefix="inference-") as out:
+        env = {**os.environ, "CIFAR10_DIR": "", "MNIST_DIR": "", "SUBMISSION": str(Path(archive).resolve())}
+        run = subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"), "--out", out,
+                              str(INFERENCE_NOTEBOOK)], cwd=REPO, env=env, capture_output=True, text=True)
+    if run.returncode == 0:
+        return "reproduced"
+    last = (run.stderr or run.stdout).strip().splitlines()[-1:] or [f"exit {run.returncode}"]
+    return f"failed: {last[0][:200]}"
+
+
+def grade_archive(archive: Path, limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN,
+                  inference: bool = False, max_bytes: int = submissions.MAX_BYTES) -> dict:
+    """One submission's record: student, sha256, status (graded/refused/error), reason, results, consistency, seconds."""
+    archive = Path(archive)
+    started = time.monotonic()
+    record = {"student": student_id(archive), "archive": archive.name, "sha256": artifacts.sha256_of(archive),
+              "status": "graded", "reason": "", "results": {}, "consistency": "", "inference": "not checked"}
+    with tempfile.TemporaryDirectory(prefix="grade-submission-") as tmp:
+        try:
+            opened = submissions.open_source(archive, Path(tmp) / "submission", max_bytes=max_bytes)
+            has_results = any(opened.root.rglob("*.manifest.json"))
+            foreign = opened.foreign_artifacts
+            record["consistency"] = ("no results" if not has_results else
+                                     f"made by other code: {', '.join(foreign)}" if foreign else "consistent")
+            record["results"] = grade(opened.source, hidden, only, limits)
+            if inference:
+                record["inference"] = check_inference(archive) if has_results else "no results"
+        except submissions.SubmissionError as err:
+            record.update(status="refused", reason=str(err).replace(str(archive), archive.name))
+        except Exception as err:  # one bad submission must never stop the batch
+            record.update(status="error", reason=f"{type(err).__name__}: {err}"[:2000])
+    record["seconds"] = round(time.monotonic() - started, 2)
+    return record
+
+
+def gradebook_csv(records: list[dict]) -> str:
+    """The gradebook: one row per record, one points column per graded function."""
+    functions = sorted({test["function"] for record in records for test in record["results"].values()})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", "archive", "status", "total", "possible", *functions, "failed", "reason",
+                     "results", "inference", "seconds", "sha256"])
+    for record in sorted(records, key=lambda r: (r["student"], r["archive"])):
+        summary = by_function(record["results"])
+        earned, possible = totals(record["results"])
+        failed = [name for name, row in summary.items() if row["passed"] < row["tests"]]
+        graded = record["status"] == "graded"
+        writer.writerow([record["student"], record["archive"], record["status"],
+                         f"{earned:g}" if graded else "", f"{possible:g}" if graded else "",
+                         *[f"{summary[name]['points']:g}" if name in summary else "" for name in functions],
+                         " ".join(failed), record["reason"], record["consistency"], record["inference"],
+                         record["seconds"], record["sha256"]])
+    return out.getvalue()
+
+
+def feedback_markdown(record: dict) -> str:
+    """The student's feedback: per function passed/failed, points, the first visible failure; hidden tests as counts."""
+    lines = [f"# Autograder feedback: {record['student']}", "", f"Submission: `{record['archive']}` "
+             f"(sha256 {record['sha256'][:16]}…)", ""]
+    if record["status"] != "graded":
+        return "\n".join(lines + [f"**Not graded** ({record['status']}): {record['reason']}", ""])
+    earned, possible = totals(record["results"])
+    lines += [f"**Total: {earned:g} / {possible:g} points**", "",
+              "| function | result | points | tests passed | hidden tests passed |", "|---|---|---|---|---|"]
+    failures = []
+    for name, row in by_function(record["results"]).items():
+        visible, visible_passed = row["tests"] - row["hidden"], row["passed"] - row["hidden_passed"]
+        result = "passed" if row["passed"] == row["tests"] else "failed"
+        hidden = f"{row['hidden_passed']}/{row['hidden']}" if row["hidden"] else "-"
+        lines.append(f"| `{name}` | {result} | {row['points']:g}/{row['possible']:g} | {visible_passed}/{visible} | {hidden} |")
+        if row["first_failure"]:
+            failures.append(f"- `{name}`: {row['first_failure']}")
+        elif row["hidden_passed"] < row["hidden"]:
+            failures.append(f"- `{name}`: {row['hidden'] - row['hidden_passed']} hidden test(s) failed")
+    if failures:
+        lines += ["", "## First failure per function", "", *failures]
+    lines += ["", f"Results in the archive: {record['consistency']}.", "",
+              "Hidden tests are counted, never shown: their names, inputs and messages stay with the instructor.", ""]
+    return "\n".join(lines)
+
+
+def _write_text(file: Path, text: str) -> None:
+    artifacts.atomic_write(file, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _progress(done: int, total: int, record: dict, failures: int, seconds: list[float], workers: int) -> str:
+    earned, possible = totals(record["results"])
+    outcome = f"{earned:g}/{possible:g}" if record["status"] == "graded" else f"{record['status']}: {record['reason'][:80]}"
+    left = (total - done) * (sum(seconds) / len(seconds)) / workers if seconds else 0.0
+    return (f"[{done}/{total}] {record['student']}: {outcome} ({record['seconds']:.1f} s); "
+            f"not full marks or not graded so far: {failures}; about {left:.0f} s left")
+
+
+def grade_all(folder: Path, out: Path | None = None, workers: int | None = None, regrade: bool = False,
+              limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN, inference: bool = False,
+              max_bytes: int = submissions.MAX_BYTES, log=sys.stderr) -> list[dict]:
+    """Grade every ``*.zip`` in ``folder`` into ``out`` (default ``folder/grades``); the records, one per archive."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: pass the folder of the students' submission archives")
+    out = Path(out) if out else folder / "grades"
+    workers = max(1, workers or os.cpu_count() or 1)
+    stored = json.loads((out / RECORDS).read_text()) if (out / RECORDS).is_file() else {}
+    archives = sorted(file for file in folder.glob("*.zip") if file.is_file())
+    digests = {archive: artifacts.sha256_of(archive) for archive in archives}
+    pending = [archive for archive in archives if regrade or digests[archive] not in stored]
+    if log:
+        print(f"grade-all: {len(archives)} archives in {folder}, {len(archives) - len(pending)} already graded, "
+              f"{len(pending)} to grade with {workers} workers; limits: {limits.describe()}", file=log)
+
+    def save():
+        current = [stored[digests[archive]] for archive in archives if digests[archive] in stored]
+        _write_text(out / RECORDS, json.dumps(stored, indent=1))
+        _write_text(out / GRADEBOOK, gradebook_csv(current))
+
+    save()
+    seconds, failures = [], 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(grade_archive, archive, limits, only, hidden, inference, max_bytes) for archive in pending]
+        for done, future in enumerate(as_completed(futures), 1):
+            record = future.result()
+            stored[record["sha256"]] = record
+            earned, possible = totals(record["results"])
+            failures += record["status"] != "graded" or earned < possible
+            seconds.append(record["seconds"])
+            _write_text(out / FEEDBACK / f"{record['student']}.md", feedback_markdown(record))
+            save()
+            if log:
+                print(_progress(done, len(pending), record, failures, seconds, workers), file=log, flush=True)
+    return [stored[digests[archive]] for archive in archives]

@@ -1,0 +1,148 @@
+"""The autograder's core: run the graded tests against a student's copy; points per function.
+
+The tests, the code that judges (torch, the reference implementations) and the report are this
+tree's and run here; only the student's ``helpers/`` is taken, copied into worker processes
+that run one graded function each (see ``grading/boundary.py`` and docs/GRADING.md). The graded
+tests are this tree's ``tests/*.py`` marked ``@pytest.mark.graded`` plus the hidden ones
+(``instructor/hidden_tests``, not shipped to students). ``scripts/grade.py`` is its command line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from grading.boundary import GIB, Limits
+
+REPO = Path(__file__).resolve().parents[1]
+
+HIDDEN = REPO / "instructor" / "hidden_tests"
+STARTUP_S = 300  # the grader's own start: importing torch, collecting the tests
+FUNCTION_OVERHEAD_S = 20  # per function beyond its time limit: starting workers, torch's side of the comparisons
+
+
+def graded_files(folder: Path) -> list[str]:
+    """The test files of ``folder`` with graded tests."""
+    return [str(file) for file in sorted(folder.glob("test_*.py")) if "pytest.mark.graded" in file.read_text("utf-8")]
+
+
+def _read_report(path: Path) -> tuple[dict, dict]:
+    """``(collected: {nodeid: function}, results: {nodeid: record})`` from the JSON lines written so far."""
+    collected, results = {}, {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if "collected" in record:
+                collected = record
+            else:
+                results[record.pop("nodeid")] = record
+    return collected, results
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The grading options every grading command takes: --hidden, --only, --time-limit, --memory-limit."""
+    parser.add_argument("--hidden", type=Path, default=HIDDEN, help="folder of hidden tests (default: instructor/hidden_tests)")
+    parser.add_argument("--only", default="", help="comma-separated graded functions (default: all)")
+    parser.add_argument("--time-limit", type=float, default=float(os.environ.get("GRADE_TIME_LIMIT", Limits.time_s)),
+                        help="seconds per graded function, all its tests together (env GRADE_TIME_LIMIT; default 60)")
+    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", 2)),
+                        help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The limits :func:`add_options`' arguments ask for."""
+    return Limits(time_s=args.time_limit, memory=int(args.memory_limit * GIB))
+
+
+def bound_s(functions: int, limits: Limits) -> float:
+    """The longest a grade of ``functions`` graded functions may take before it is stopped."""
+    return STARTUP_S + functions * (limits.time_s + FUNCTION_OVERHEAD_S)
+
+
+def grade(student: Path, hidden: Path | None = HIDDEN, only: str = "", limits: Limits = Limits(),
+          log=None) -> dict:
+    """``{nodeid: {function, points, passed, message, hidden}}`` for every graded test."""
+    student = Path(student).resolve()
+    if not (student / "helpers").is_dir():
+        raise FileNotFoundError(f"{student} has no helpers/ folder: pass the root of the student's copy")
+    files = graded_files(REPO / "tests") + (graded_files(Path(hidden)) if hidden and Path(hidden).is_dir() else [])
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        report, output = Path(tmp) / "report.jsonl", Path(tmp) / "pytest.log"
+        command = [sys.executable, "-m", "pytest", *files, "-m", "graded", "-p", "grading.plugin", "-q",
+                   "-p", "no:cacheprovider", "--rootdir", str(REPO), "--student", str(student),
+                   "--grade-report", str(report), "--hide", tmp, "--time-limit", str(limits.time_s),
+                   "--memory-limit", str(limits.memory / GIB), "--only", only]
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        with open(output, "wb") as out:
+            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+            started, deadline, collected = time.monotonic(), time.monotonic() + STARTUP_S, {}
+            while process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                if not collected:
+                    collected, _ = _read_report(report)
+                    if collected:
+                        deadline = started + bound_s(len({test["function"] for test in collected["collected"].values()}), limits)
+                        if log:
+                            print(f"grade: {len(collected['collected'])} graded tests; limits: {limits.describe()}; "
+                                  f"this grade ends within {deadline - started:.0f} s\n"
+                                  f"grade: {collected['isolation']}", file=log)
+            stopped = process.poll() is None
+            if stopped:
+                process.kill()
+                process.wait()
+        collected, results = _read_report(report)
+        if not collected:
+            tail = output.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the graded tests did not run (exit {process.returncode}):\n{tail}")
+    not_run = f"not run: the grade stopped at its bound of {deadline - started:.0f} s" if stopped else "not run"
+    for nodeid, test in collected["collected"].items():
+        results.setdefault(nodeid, {**test, "passed": False, "message": not_run, "path": ""})
+    for result in results.values():
+        result["hidden"] = bool(hidden) and Path(result.pop("path") or "/").resolve().is_relative_to(Path(hidden).resolve())
+    return results
+
+
+def by_function(results: dict) -> dict[str, dict]:
+    """Per graded function (sorted): points earned and possible, tests passed, hidden tests, first visible failure."""
+    rows = defaultdict(list)
+    for result in results.values():
+        rows[result["function"]].append(result)
+    summary = {}
+    for name, tests in sorted(rows.items()):
+        failed = [test for test in tests if not test["passed"]]
+        hidden = [test for test in tests if test["hidden"]]
+        summary[name] = {
+            "points": sum(test["points"] for test in tests if test["passed"]),
+            "possible": sum(test["points"] for test in tests),
+            "tests": len(tests), "passed": len(tests) - len(failed),
+            "hidden": len(hidden), "hidden_passed": sum(test["passed"] for test in hidden),
+            "first_failure": next((test["message"] for test in failed if not test["hidden"]), ""),
+            "first_failure_any": next((test["message"] for test in failed), ""),
+        }
+    return summary
+
+
+def totals(results: dict) -> tuple[float, float]:
+    """``(points earned, points possible)`` of a grade's results."""
+    summary = by_function(results).values()
+    return sum(row["points"] for row in summary), sum(row["possible"] for row in summary)
+
+
+def table(results: dict) -> str:
+    """Per function: tests passed, points, pass/fail; then the total."""
+    summary = by_function(results)
+    width = max([len(name) for name in summary] + [8])
+    lines = [f"{'function':<{width}}  {'tests':>7}  {'points':>9}  result"]
+    for name, row in summary.items():
+        result = "pass" if row["passed"] == row["tests"] else f"FAIL: {row['first_failure_any'][:90]}"
+        lines.append(f"{name:<{width}}  {row['passed']:>3}/{row['tests']:<3}  {row['points']:>4g}/{row['possible']:<4g}  "
+                     f"{result}" + (f"  ({row['hidden']} hidden)" if row["hidden"] else ""))
+    earned, possible = totals(results)
+    lines.append(f"{'total':<{width}}  {'':>7}  {earned:>4g}/{possible:<4g}")
+    return "\n".join(lines)

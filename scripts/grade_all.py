@@ -1,0 +1,50 @@
+"""Grade every submission archive in a folder, in parallel: gradebook.csv and one feedback file per student.
+
+Usage: python scripts/grade_all.py FOLDER [--out DIR] [--workers N] [--regrade] [--inference]
+       [--only f1,f2] [--time-limit S] [--memory-limit GIB] [--max-mib M]
+
+Writes FOLDER/grades/ (or --out): gradebook.csv, feedback/<student>.md and grades.json (every
+record, keyed by the archive's sha256: a rerun skips archives already graded unless --regrade).
+See grading/batch.py and docs/GRADING.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from grading.batch import GRADEBOOK, grade_all  # noqa: E402
+from grading.boundary import MIB  # noqa: E402
+from grading.grader import add_options, limits_of  # noqa: E402
+from helpers.submission import MAX_BYTES  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="folder of submission archives (*.zip), one per student")
+    parser.add_argument("--out", type=Path, help="where the gradebook and feedback go (default: FOLDER/grades)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 0) or os.cpu_count(),
+                        help="submissions graded at once (env WORKERS; default: the CPU count)")
+    parser.add_argument("--regrade", action="store_true", help="grade again archives already in the gradebook")
+    parser.add_argument("--inference", action="store_true",
+                        help="also run the quick-inference notebook on each archive with results (about 30 s each)")
+    parser.add_argument("--max-mib", type=float, default=MAX_BYTES / MIB, help="largest unpacked archive, MiB (default 1024)")
+    add_options(parser)
+    args = parser.parse_args()
+    limits = limits_of(args)
+    try:
+        records = grade_all(args.folder, args.out, args.workers, args.regrade, limits, args.only, args.hidden,
+                            args.inference, int(args.max_mib * MIB))
+    except FileNotFoundError as err:
+        print(f"grade-all: {err}", file=sys.stderr)
+        return 1
+    graded = sum(record["status"] == "graded" for record in records)
+    print(f"grade-all: {graded} of {len(records)} archives graded; {(args.out or args.folder / 'grades') / GRADEBOOK}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
