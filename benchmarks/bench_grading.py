@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+import record  # noqa: E402
 from grading.batch import grade_all  # noqa: E402
 from test_grade_all import pack_source  # noqa: E402  (the source-only archive of a copy)
 
@@ -93,6 +94,16 @@ def main():
               f"{students * cpu / CORES / 3600:.2f} h")
     print(f"single_s={wall:.1f} peak_mib={peak_mib:.0f} per_submission_1w_s={per_submission[one]:.1f} "
           f"speedup_2w={per_submission[one] / per_submission[more]:.2f}")
+    figures = [record.figure("one submission, wall", wall, "s"), record.figure("one submission, CPU (all processes)", cpu, "s"),
+               record.figure("one submission, peak memory of one process", peak_mib, "MiB")]
+    figures += [record.figure(f"grade-all, {workers} worker(s), per submission", seconds, "s")
+                for workers, seconds in per_submission.items()]
+    figures += [record.figure(f"projection: {students} students on {CORES} cores", students * per_submission[one] / speedup_16 / 3600, "h")
+                for students in (300, 3000)]
+    record.write("bench_grading", title=f"grading {args.n} solution archives ({args.only or 'all functions'})",
+                 helper=record.figure(f"grade-all, {more} workers, per submission", per_submission[more], "s"),
+                 baseline=record.figure(f"grade-all, {one} worker, per submission", per_submission[one], "s"),
+                 settings=vars(args), figures=figures)
 
 
 if __name__ == "__main__":
