@@ -111,7 +111,8 @@ def test_grade_all_gives_each_archive_its_score_or_the_reason_it_was_refused(gra
     assert rows["partly_right"]["nn.layers.linear_backward"] == "2" and rows["partly_right"]["nn.layers.relu_backward"] == "0"
     hang_messages = [r["message"] for r in records["hangs"]["results"].values() if not r["passed"]]
     assert hang_messages and "timed out" in hang_messages[0]
-    assert all(float(row["seconds"]) >= 0 and len(row["sha256"]) == 64 for row in rows.values())
+    durations = [float(row["seconds"]) for row in rows.values()]  # recorded, not judged: no timing bound
+    assert min(durations) >= 0 and all(len(row["sha256"]) == 64 for row in rows.values())
 
 
 def test_feedback_shows_visible_failures_and_counts_hidden_tests_without_their_content(graded):
@@ -136,7 +137,8 @@ def test_a_rerun_skips_what_was_graded_and_a_new_archive_is_graded(graded, class
     before = (out / batch.GRADEBOOK).read_text()
     again = batch.grade_all(folder, out, workers=2, limits=LIMITS, only=ONLY, max_bytes=2 << 20, log=None)
     assert (out / batch.GRADEBOOK).read_text() == before
-    assert {r["sha256"]: r["seconds"] for r in again} == {r["sha256"]: r["seconds"] for r in records.values()}
+    kept, first = ({r["sha256"]: r["seconds"] for r in run} for run in (again, records.values()))
+    assert kept == first  # the skipped archives keep their first grading's records
     # an output folder carrying the old records: the known archive is skipped, the new one graded
     later = tmp_path / "later"
     later.mkdir()
