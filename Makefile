@@ -27,12 +27,16 @@ run: $(STAMP)
 
 # Unit tests, then nbval over the notebooks, in the smoke profile. The tests check code, not
 # weights, so they use random ResNet18 weights unless FEATURE_WEIGHTS is set. NBVAL_KERNEL: the
-# Jupyter kernel the notebooks run in (CI: a plain pip install's, see .ci/run).
+# Jupyter kernel the notebooks run in (CI: a plain pip install's, see .ci/run). The unit tests
+# run in TEST_WORKERS processes (pytest-xdist; a file's tests stay together, so its fixtures are
+# made once); the notebooks run after them, in order, as each reads what the one before saved.
 NBVAL_KERNEL ?= python3
+TEST_WORKERS ?= 2
 test: export BUNDLE_PROFILE := smoke
 test: export FEATURE_WEIGHTS ?= random
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 --nbval-kernel-name=$(NBVAL_KERNEL) -q
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile -q
+	$(PY) -m pytest notebooks --nbval-lax --nbval-cell-timeout=900 --nbval-kernel-name=$(NBVAL_KERNEL) -q
 
 # Pack the current profile's artifacts for a grader: dist/submission-<profile>-<weights>.zip
 submission: $(STAMP)

@@ -286,12 +286,6 @@ def test_a_cache_written_in_the_old_class_sorted_layout_is_read_again(tmp_path, 
     np.testing.assert_array_equal(labels, expected("train")[1])
 
 
-def test_real_sources_give_every_class_in_their_first_rows(real_cifar10, real_mnist):
-    for loader in (load_cifar10, load_mnist):
-        labels = loader("train")[1]
-        assert _every_class_early(labels), (loader.__name__, np.unique(labels[:1_000]))
-
-
 def test_random_subset():
     rows = data.random_subset(1_000, 64, seed=3)
     assert len(rows) == 64 and len(np.unique(rows)) == 64 and np.all(np.diff(rows) > 0)
