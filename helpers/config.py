@@ -4,6 +4,7 @@
 |---------------------|------------------------------------------------------------------|--------------------|
 | BUNDLE_PROFILE      | ``smoke`` (small stratified subset, few epochs) or ``full``      | ``full``           |
 | BUNDLE_ARTIFACTS    | where generated files go                                         | ``artifacts/``     |
+| BUNDLE_CACHE        | decoded data sets and feature caches (content-keyed)             | ``artifacts/cache``|
 | CIFAR10_DIR         | CIFAR-10 source: batches folder, image-folder tree or archive    | see below          |
 | MNIST_DIR           | MNIST source: ``mnist.npz`` or a folder holding it               | see below          |
 | CIFAR10_URL         | a download source tried first: the archive's address or folder   | none               |
@@ -138,8 +139,13 @@ def run_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Decoded data sets and feature caches, shared by every profile."""
-    return artifacts_root() / "cache"
+    """Decoded data sets and feature caches, shared by every profile (BUNDLE_CACHE, default ``artifacts/cache``).
+
+    Every entry is keyed by its content (source, images, weights, precision), so runs that share
+    a cache can only save work, never change a result.
+    """
+    value = os.environ.get("BUNDLE_CACHE", "").strip()
+    return Path(value).expanduser().resolve() if value else artifacts_root() / "cache"
 
 
 def shared_data_dir() -> Path:

@@ -32,6 +32,7 @@ def real_sources():
 def isolated_artifacts(tmp_path, monkeypatch, real_sources):
     root = tmp_path / "artifacts"
     monkeypatch.setenv("BUNDLE_ARTIFACTS", str(root))
+    monkeypatch.delenv("BUNDLE_CACHE", raising=False)  # the cache too lies inside the test's own folder
     monkeypatch.setenv("BUNDLE_PROFILE", "smoke")
     for variable in real_sources:
         monkeypatch.delenv(variable, raising=False)

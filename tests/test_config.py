@@ -96,3 +96,9 @@ def test_a_submission_set_in_the_settings_cell_reaches_config(monkeypatch, tmp_p
     assert config.submission() is None and "SUBMISSION = None (from the default)" in capsys.readouterr().out
     config.apply_settings(submission=tmp_path / "submission-smoke-random.zip")
     assert config.submission() == tmp_path / "submission-smoke-random.zip"
+
+
+def test_the_cache_lives_in_the_artifacts_unless_bundle_cache_names_a_folder(tmp_path, monkeypatch):
+    assert config.cache_dir() == config.artifacts_root() / "cache"
+    monkeypatch.setenv("BUNDLE_CACHE", str(tmp_path / "shared-cache"))
+    assert config.cache_dir() == (tmp_path / "shared-cache").resolve()
