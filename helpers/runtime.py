@@ -14,12 +14,11 @@ import platform
 import sys
 from pathlib import Path
 
-from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from helpers import config
 
 PACKAGES = ("numpy", "torch", "torchvision", "scikit-learn", "pandas", "matplotlib", "seaborn", "threadpoolctl")
-_BLAS = ThreadpoolController()  # the BLAS libraries loaded when helpers is imported
 
 
 # ----------------------------------------------------------------------------- settings
@@ -43,8 +42,12 @@ def keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=256 << 20):
 
 
 def blas_limit(threads: int | None = None):
-    """A context manager inside which BLAS runs ``threads`` threads (None: ``config.blas_threads()``)."""
-    return _BLAS.limit(limits=config.blas_threads() if threads is None else threads, user_api="blas")
+    """A context manager inside which BLAS runs ``threads`` threads (None: ``config.blas_threads()``).
+
+    Every BLAS loaded at the time of the call is limited (NumPy's, and SciPy's once scikit-learn
+    has loaded it): the libraries are looked up on each call, about a millisecond.
+    """
+    return threadpool_limits(limits=config.blas_threads() if threads is None else threads, user_api="blas")
 
 
 def apply(threads: bool = False, deterministic: bool = False, memory: bool = False) -> list[str]:
