@@ -41,7 +41,8 @@ def student_id(archive: Path) -> str:
 def check_inference(archive: Path) -> str:
     """Run the quick-inference notebook on ``archive`` alone (``make inference``): ``reproduced`` or why not."""
     with tempfile.TemporaryDirectory(prefix="inference-") as out:
-        env = {**os.environ, "CIFAR10_DIR": "", "MNIST_DIR": "", "SUBMISSION": str(Path(archive).resolve())}
+        env = {**os.environ, "CIFAR10_DIR": "", "MNIST_DIR": "", "SUBMISSION": str(Path(archive).resolve()),
+               "BUNDLE_ARTIFACTS": str(Path(out) / "artifacts")}  # what the notebook saves stays out of the checkout
         run = subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"), "--out", out,
                               str(INFERENCE_NOTEBOOK)], cwd=REPO, env=env, capture_output=True, text=True)
     if run.returncode == 0:

@@ -11,7 +11,7 @@ def test_keep_freed_memory_applies_on_glibc():
 
 
 def test_blas_limit_sets_the_threads_inside_it_only(monkeypatch):
-    import scipy.linalg  # noqa: F401  a second BLAS, loaded after helpers, as scikit-learn loads it
+    import sklearn.linear_model  # noqa: F401  loads SciPy's BLAS after helpers, as the notebooks do
 
     def threads():
         return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]

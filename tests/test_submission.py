@@ -1,5 +1,6 @@
 """The grader's path: a smoke run packed by `make submission`, checked by notebook 05 on the archive alone."""
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -11,6 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from grading import batch
 from helpers import artifacts, config, legacy, metrics, submission
 
 REPO = config.REPO_ROOT
@@ -267,3 +269,23 @@ def test_results_made_by_other_code_are_reported(smoke_archive, tmp_path):
     opened = submission.open_submission(forged, tmp_path / "out")  # every checksum matches the forged listing
     assert "unaug_model_params.pkl" in opened.foreign_artifacts
     assert "features/test.npz" in opened.foreign_artifacts
+
+
+def test_grade_all_inference_reproduces_genuine_results_and_fails_forged_ones(smoke_archive, tmp_path):
+    """`make grade-all ... --inference`: notebook 05 on each archive; consistently forged probabilities fail it."""
+    name = "reports/predictions.npz"
+    with zipfile.ZipFile(smoke_archive) as zf:
+        saved = dict(np.load(io.BytesIO(zf.read(name))))
+        manifest = json.loads(zf.read(f"{name}.manifest.json"))
+    saved["unaug_probabilities"] = np.ascontiguousarray(saved["unaug_probabilities"][:, ::-1])
+    buffer = io.BytesIO()
+    np.savez(buffer, **saved)
+    manifest["sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()  # every checksum agrees with the forgery
+    forged = forge(smoke_archive, tmp_path / "forged.zip",
+                   {name: buffer.getvalue(), f"{name}.manifest.json": json.dumps(manifest).encode()})
+    genuine, tampered = (batch.grade_archive(archive, only="nn.layers.relu_backward", inference=True)
+                         for archive in (smoke_archive, forged))
+    assert genuine["status"] == tampered["status"] == "graded"
+    assert genuine["consistency"] == tampered["consistency"] == "consistent"
+    assert genuine["inference"] == "reproduced"
+    assert tampered["inference"].startswith("failed") and "unaugmented" in tampered["inference"], tampered["inference"]
