@@ -45,10 +45,25 @@ def check_inference(archive: Path) -> str:
                "BUNDLE_ARTIFACTS": str(Path(out) / "artifacts")}  # what the notebook saves stays out of the checkout
         run = subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"), "--out", out,
                               str(INFERENCE_NOTEBOOK)], cwd=REPO, env=env, capture_output=True, text=True)
-    if run.returncode == 0:
-        return "reproduced"
-    last = (run.stderr or run.stdout).strip().splitlines()[-1:] or [f"exit {run.returncode}"]
-    return f"failed: {last[0][:200]}"
+        if run.returncode == 0:
+            return "reproduced"
+        return f"failed: {_notebook_error(Path(out) / INFERENCE_NOTEBOOK.name) or _last_line(run)}"[:300]
+
+
+def _notebook_error(executed: Path) -> str:
+    """``Type: message`` of the first error an executed notebook holds ('' when it holds none or is absent)."""
+    try:
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    errors = (output for cell in cells for output in cell.get("outputs", []) if output.get("output_type") == "error")
+    error = next(errors, None)
+    return f"{error['ename']}: {error['evalue']}" if error else ""
+
+
+def _last_line(run: subprocess.CompletedProcess) -> str:
+    lines = (run.stderr or run.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit {run.returncode}"
 
 
 def grade_archive(archive: Path, limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN,
