@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 from helpers import config
-from helpers.runtime import environment
+from helpers.runtime import commit, environment
 
 # CPU features that decide which kernels torch and the BLAS can use
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
@@ -38,18 +37,6 @@ def cpu_flags() -> list[str]:
 def machine() -> dict:
     """The machine a benchmark ran on: ``helpers.runtime.environment()`` plus the CPU's flags."""
     return {**environment(), "cpu_flags": cpu_flags()}
-
-
-def commit() -> str:
-    """The checkout's commit (``+dirty`` with uncommitted changes), or ``unknown`` outside git."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=config.REPO_ROOT, capture_output=True, text=True, check=True).stdout
-
-    try:
-        head = git("rev-parse", "--short=12", "HEAD").strip()
-        return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def load_average() -> list[float] | None:

@@ -2,7 +2,7 @@
 
 Settings: :func:`apply` (a notebook's threads, deterministic torch, malloc), :func:`blas_limit`
 (the SGD steps of ``helpers.train``) and :func:`keep_freed_memory`; the number of threads is
-chosen by ``helpers.config.blas_threads``. Description: :func:`environment` and :func:`cpu_model`.
+chosen by ``helpers.config.blas_threads``. Description: :func:`environment`, :func:`cpu_model` and :func:`commit`.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import ctypes.util
 import importlib.metadata
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,6 +84,18 @@ def cpu_model() -> str:
             if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def commit() -> str:
+    """The checkout's commit (``+dirty`` with uncommitted changes), or ``unknown`` outside git."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=config.REPO_ROOT, capture_output=True, text=True, check=True).stdout
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD").strip()
+        return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def environment() -> dict:

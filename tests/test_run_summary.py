@@ -6,6 +6,7 @@ import sys
 
 import nbformat
 
+from helpers import runtime
 from helpers.config import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "run_notebooks.py"
@@ -37,6 +38,7 @@ def test_summary_then_a_rerun_from_the_second_notebook(tmp_path):
     assert [row["status"] for row in record["notebooks"]] == ["ran", "ran"]
     assert record["notebooks"][1]["results"] == {"test accuracy": 0.75, "images": 10}
     assert record["profile"] == "smoke" and record["machine"]["cpu"]
+    assert record["commit"] == runtime.commit()  # the checkout that ran, as `make report` shows it
     first_wall_time = record["notebooks"][0]["seconds"]
 
     again = run("--from", "02", first, second, env_root=tmp_path / "artifacts")
