@@ -170,7 +170,8 @@ def summary_text(rows: list[dict]) -> str:
 def write_summary(rows: list[dict], out_dir: Path) -> Path:
     """artifacts/<profile>/run_summary.json: the profile, weights, machine, commit and one entry per notebook."""
     record = {"profile": config.profile().name, "weights": config.feature_weights(), "executed_copies": str(out_dir),
-              "machine": runtime.environment(), "commit": runtime.commit(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "notebooks": rows}
+              "machine": runtime.environment(), "commit": runtime.commit(),
+              "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "notebooks": rows}
     file = config.run_dir() / "run_summary.json"
     file.parent.mkdir(parents=True, exist_ok=True)
     artifacts.atomic_write(file, lambda fh: fh.write(json.dumps(record, indent=2).encode()))
