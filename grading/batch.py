@@ -143,7 +143,8 @@ def _write_text(file: Path, text: str) -> None:
 
 def _progress(done: int, total: int, record: dict, failures: int, seconds: list[float], workers: int) -> str:
     earned, possible = totals(record["results"])
-    outcome = f"{earned:g}/{possible:g}" if record["status"] == "graded" else f"{record['status']}: {record['reason'][:80]}"
+    reason = record["reason"] if len(record["reason"]) <= 120 else record["reason"][:119] + "…"  # whole in the gradebook
+    outcome = f"{earned:g}/{possible:g}" if record["status"] == "graded" else f"{record['status']}: {reason}"
     left = (total - done) * (sum(seconds) / len(seconds)) / workers if seconds else 0.0
     return (f"[{done}/{total}] {record['student']}: {outcome} ({record['seconds']:.1f} s); "
             f"not full marks or not graded so far: {failures}; about {left:.0f} s left")

@@ -261,3 +261,12 @@ def test_a_simulated_gradescope_run_scores_like_grade_all(autograder, class_fold
 def test_gradescope_says_why_an_upload_is_not_graded(autograder, tmp_path):
     payload = _gradescope_run(autograder, tmp_path, lambda target: (target / "notes.txt").write_text("no code"))
     assert schema_errors(payload) == [] and payload["score"] == 0 and "Not graded" in payload["output"]
+
+
+def test_progress_lines_show_a_refusal_whole_or_visibly_cut():
+    short = {"student": "bob", "status": "refused", "reason": "bob.zip is not a zip archive: ask for the file made by "
+             "`make submission`", "results": {}, "seconds": 0.0}
+    long = {**short, "reason": "x" * 300}
+    line = batch._progress(1, 2, short, 1, [0.0], 1)
+    assert short["reason"] in line and line.startswith("[1/2] bob: refused: ")
+    assert f"refused: {'x' * 119}… (0.0 s)" in batch._progress(2, 2, long, 2, [0.0, 0.0], 1)
