@@ -101,11 +101,16 @@ def grade(student: Path, hidden: Path | None = HIDDEN, only: str = "", limits: L
             tail = output.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the graded tests did not run (exit {process.returncode}):\n{tail}")
     not_run = f"not run: the grade stopped at its bound of {deadline - started:.0f} s" if stopped else "not run"
-    for nodeid, test in collected["collected"].items():
-        results.setdefault(nodeid, {**test, "passed": False, "message": not_run, "path": ""})
-    for result in results.values():
-        result["hidden"] = bool(hidden) and Path(result.pop("path") or "/").resolve().is_relative_to(Path(hidden).resolve())
-    return results
+    return outcomes(collected["collected"], results, hidden, not_run)
+
+
+def outcomes(collected: dict, results: dict, hidden: Path | None, not_run: str = "not run") -> dict:
+    """Every collected graded test's record, ``hidden`` when its file lies in ``hidden``; one that did not run fails
+    with ``not_run`` (its path, hence whether it is hidden, comes from the collection)."""
+    records = {nodeid: results.get(nodeid, {**test, "passed": False, "message": not_run}) for nodeid, test in collected.items()}
+    for record in records.values():
+        record["hidden"] = bool(hidden) and Path(record.pop("path")).resolve().is_relative_to(Path(hidden).resolve())
+    return records
 
 
 def by_function(results: dict) -> dict[str, dict]:

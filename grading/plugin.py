@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    graded = {item.nodeid: {"function": _function(item), "points": _points(item)}
+    graded = {item.nodeid: {"function": _function(item), "points": _points(item), "path": os.fspath(item.path)}
               for item in session.items if _function(item)}
     _write(session.config, {"collected": graded, "isolation": isolation_note()})
 

@@ -284,3 +284,14 @@ def test_a_time_limit_ends_a_worker_that_never_answers(tmp_path):
             pool.student_for("nn.layers.relu_forward").call("nn.layers.relu_forward", np.ones(2))
     finally:
         pool.close()
+
+
+def test_hidden_tests_that_never_ran_stay_hidden(tmp_path, monkeypatch):
+    """A grade stopped at its bound (here at once) still reports its unrun hidden tests as hidden."""
+    from grading import grader
+    monkeypatch.setattr(grader, "bound_s", lambda functions, limits: 0)
+    results = grader.grade(student_copy(tmp_path), only="nn.layers.linear_backward")
+    assert any(nodeid.startswith("instructor/hidden_tests/") for nodeid in results)
+    assert all(not r["passed"] and r["message"].startswith("not run: the grade stopped") for r in results.values())
+    assert {nodeid: r["hidden"] for nodeid, r in results.items()} == {
+        nodeid: nodeid.startswith("instructor/hidden_tests/") for nodeid in results}
