@@ -28,19 +28,16 @@ class ReportError(Exception):
 
 
 def describe_machine(machine) -> str:
-    """One line naming a machine: CPU, cores, CPU flags, GPU, torch and numpy versions."""
+    """One line naming a machine (``runtime.environment()``, plus CPU flags): CPU, cores, flags, torch and numpy."""
     if not isinstance(machine, dict):
-        return str(machine) if machine else "machine not recorded"
-    packages = machine.get("packages") if isinstance(machine.get("packages"), dict) else {}
-    parts = [machine.get("cpu") or machine.get("cpu_model") or "unknown CPU"]
+        return "machine not recorded"
+    parts = [machine.get("cpu") or "unknown CPU"]
     if machine.get("cores"):
         parts.append(f"{machine['cores']} cores")
     if machine.get("cpu_flags"):
         parts.append(" ".join(machine["cpu_flags"]))
-    if machine.get("gpu"):
-        parts.append(f"GPU {machine['gpu']}")
     for package in ("torch", "numpy"):
-        version = packages.get(package) or machine.get(package)
+        version = machine.get("packages", {}).get(package)
         if version:
             parts.append(f"{package} {version}")
     if machine.get("OPENBLAS_CORETYPE"):
@@ -145,8 +142,6 @@ def format_results(results) -> str:
 
 def results_page(summary: dict, source: str) -> str:
     notebooks = summary.get("notebooks") or []
-    if isinstance(notebooks, dict):  # {name: entry}
-        notebooks = [{"notebook": name, **(entry if isinstance(entry, dict) else {})} for name, entry in notebooks.items()]
     settings = ", ".join(f"{key} `{summary[key]}`" for key in ("profile", "weights") if summary.get(key))
     lines = [
         "# Results of the main job", "", MARKER.format(source=source), "",
@@ -155,18 +150,16 @@ def results_page(summary: dict, source: str) -> str:
         "outputs were already there and it was not rerun, so its time is not that of a run.", "",
         f"Machine: {describe_machine(summary.get('machine'))}." + (f" Settings: {settings}." if settings else ""),
     ]
-    finished = summary.get("finished") or summary.get("date")
+    finished = summary.get("finished")
     if finished:
         lines.append(f"Finished: {finished}" + (f", commit `{summary['commit']}`." if summary.get("commit") else "."))
     lines += ["", "| notebook | status | wall time | headline results |", "|---|---|---|---|"]
     total = 0.0
     for entry in notebooks:
-        if not isinstance(entry, dict):
-            continue
         seconds = entry.get("seconds")
         if entry.get("status") == "ran" and isinstance(seconds, (int, float)):
             total += seconds
-        lines.append(f"| `{entry.get('notebook') or entry.get('name') or '?'}` | {entry.get('status', '?')} "
+        lines.append(f"| `{entry['notebook']}` | {entry.get('status', '?')} "
                      f"| {format_value(seconds, 's')} | {format_results(entry.get('results'))} |")
     lines.append(f"| total of the notebooks run | | {format_value(total, 's')} | |")
     return "\n".join(lines) + "\n"
