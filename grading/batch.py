@@ -67,11 +67,14 @@ def _last_line(run: subprocess.CompletedProcess) -> str:
 
 
 def grade_archive(archive: Path, limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN,
-                  inference: bool = False, max_bytes: int = submissions.MAX_BYTES) -> dict:
-    """One submission's record: student, sha256, status (graded/refused/error), reason, results, consistency, seconds."""
+                  inference: bool = False, max_bytes: int = submissions.MAX_BYTES, sha256: str | None = None) -> dict:
+    """One submission's record: student, sha256, status (graded/refused/error), reason, results, consistency, seconds.
+
+    ``sha256``: the archive's, when the caller has it already (else it is computed).
+    """
     archive = Path(archive)
     started = time.monotonic()
-    record = {"student": student_id(archive), "archive": archive.name, "sha256": artifacts.sha256_of(archive),
+    record = {"student": student_id(archive), "archive": archive.name, "sha256": sha256 or artifacts.sha256_of(archive),
               "status": "graded", "reason": "", "results": {}, "consistency": "", "inference": "not checked"}
     with tempfile.TemporaryDirectory(prefix="grade-submission-") as tmp:
         try:
@@ -175,7 +178,8 @@ def grade_all(folder: Path, out: Path | None = None, workers: int | None = None,
     save()
     seconds, failures = [], 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(grade_archive, archive, limits, only, hidden, inference, max_bytes) for archive in pending]
+        futures = [pool.submit(grade_archive, archive, limits, only, hidden, inference, max_bytes, digests[archive])
+                   for archive in pending]
         for done, future in enumerate(as_completed(futures), 1):
             record = future.result()
             stored[record["sha256"]] = record

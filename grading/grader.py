@@ -51,7 +51,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", default="", help="comma-separated graded functions (default: all)")
     parser.add_argument("--time-limit", type=float, default=float(os.environ.get("GRADE_TIME_LIMIT", Limits.time_s)),
                         help="seconds per graded function, all its tests together (env GRADE_TIME_LIMIT; default 60)")
-    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", 2)),
+    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", Limits.memory / GIB)),
                         help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
 
 

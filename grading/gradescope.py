@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 from grading.boundary import Limits
-from grading.grader import HIDDEN, REPO, by_function, grade, graded_files, table, totals
+from grading.grader import HIDDEN, REPO, grade, graded_files, table, totals
 from helpers import artifacts, submission as submissions
 
 HIDDEN_VISIBILITY = "after_published"
@@ -112,7 +112,7 @@ def results_json(results: dict, seconds: float, note: str = "") -> dict:
                       "output": result["message"], "visibility": "visible"}
         tests.append(entry)
     earned, possible = totals(results)
-    hidden = sum(row["hidden"] for row in by_function(results).values())
+    hidden = sum(hidden_count.values())
     summary = (f"{earned:g} of {possible:g} points. {hidden} hidden tests: their results appear when the grades "
                "are published, never their content.")
     return {"score": earned, "execution_time": round(seconds), "output": summary + (f"\n{note}" if note else ""),
