@@ -24,17 +24,9 @@ def plain_bodies(file: Path) -> dict[str, str]:
     text = file.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     bodies = {}
-    for name, node in _definitions(ast.parse(text, str(file))):
+    for name, node in release.functions(ast.parse(text, str(file))):
         bodies[name] = textwrap.dedent("".join(lines[node.body[0].lineno - 1:node.end_lineno]))
     return bodies
-
-
-def _definitions(tree: ast.AST, prefix: str = ""):
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.ClassDef):
-            yield from _definitions(node, f"{prefix}{node.name}.")
-        elif isinstance(node, ast.FunctionDef):
-            yield f"{prefix}{node.name}", node
 
 
 def build(out: Path, plain: Path = PLAIN) -> list[release.Region]:

@@ -26,7 +26,7 @@ import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from helpers.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker
+from helpers.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker, text_marker
 from instructor import student_repo as addresses
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,21 +68,21 @@ class Region:
         return f"{indent}raise NotImplementedError({message!r})\n"
 
 
-def _functions(tree: ast.AST, prefix: str = ""):
-    """(qualified name, first line, last line) of every function, classes included in the name."""
+def functions(tree: ast.AST, prefix: str = ""):
+    """(qualified name, node) of every function, its classes (and enclosing functions) in the name."""
     for node in ast.iter_child_nodes(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             name = f"{prefix}{node.name}"
             if not isinstance(node, ast.ClassDef):
-                yield name, node.lineno, node.end_lineno
-            yield from _functions(node, f"{name}.")
+                yield name, node
+            yield from functions(node, f"{name}.")
 
 
 def find_regions(file: str, text: str) -> list[Region]:
     """The solution regions of one Python file; malformed markers raise ReleaseError naming file:line."""
     lines = text.splitlines(keepends=True)
     regions, start, hint = [], None, ""
-    functions = None
+    defined = None
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped.startswith(BEGIN):
@@ -94,8 +94,9 @@ def find_regions(file: str, text: str) -> list[Region]:
         elif stripped.startswith(END):
             if start is None:
                 raise ReleaseError(f"{file}:{number}: {END} without {BEGIN}")
-            functions = functions if functions is not None else list(_functions(ast.parse(text, file)))
-            inside = [(last - first, name) for name, first, last in functions if first < start <= last]
+            defined = defined if defined is not None else list(functions(ast.parse(text, file)))
+            inside = [(node.end_lineno - node.lineno, name) for name, node in defined
+                      if node.lineno < start <= node.end_lineno]
             if not inside:
                 raise ReleaseError(f"{file}:{start}: a solution region must lie inside a function")
             regions.append(Region(file, min(inside)[1], start, number, hint, tuple(lines[start:number - 1])))
@@ -141,19 +142,11 @@ class TextRegion:
         return textwrap.fill(self.task, TASK_WIDTH, initial_indent=indent, subsequent_indent=indent) + "\n"
 
 
-def _text_marker(line: str) -> tuple[str, str] | None:
-    """``("begin", task)`` or ``("end", "")`` for a text marker line (bare or in an HTML comment), else None."""
-    stripped = line.strip().removeprefix("<!--").removesuffix("-->").strip()
-    if stripped.startswith(TEXT_BEGIN):
-        return "begin", stripped[len(TEXT_BEGIN):].lstrip(" :").strip()
-    return ("end", "") if stripped == TEXT_END else None
-
-
 def find_text_regions(file: str, lines: list[str], offset: int = 0) -> list[TextRegion]:
     """The solution passages among ``lines`` (numbered from ``offset + 1``); malformed markers raise ReleaseError."""
     regions, start, task = [], None, ""
     for number, line in enumerate(lines, start=offset + 1):
-        marker = _text_marker(line)
+        marker = text_marker(line)
         if marker is None:
             continue
         if marker[0] == "begin":
