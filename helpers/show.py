@@ -14,10 +14,21 @@ SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 TEXT_BEGIN, TEXT_END = "BEGIN SOLUTION TEXT", "END SOLUTION TEXT"
 
 
+def _unwrapped(line: str) -> str:
+    return line.strip().removeprefix("<!--").removesuffix("-->").strip()
+
+
+def text_marker(line: str) -> tuple[str, str] | None:
+    """``("begin", task)`` or ``("end", "")`` for a text marker line (bare or in an HTML comment), else None."""
+    stripped = _unwrapped(line)
+    if stripped.startswith(TEXT_BEGIN):
+        return "begin", stripped[len(TEXT_BEGIN):].lstrip(" :").strip()
+    return ("end", "") if stripped == TEXT_END else None
+
+
 def is_marker(line):
     """Whether ``line`` is a code or text solution marker (a text marker may sit in an HTML comment)."""
-    stripped = line.strip().removeprefix("<!--").removesuffix("-->").strip()
-    return stripped.startswith((SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN)) or stripped == TEXT_END
+    return _unwrapped(line).startswith((SOLUTION_BEGIN, SOLUTION_END)) or text_marker(line) is not None
 
 
 def source(*objects):
