@@ -157,6 +157,6 @@ def fetch(file: str, folder: Path, candidates: Sequence[Source], md5: str, *, ti
     raise DownloadError(f"no source delivered {file} (md5 {md5}):\n  " + "\n  ".join(failures))
 
 
-def fetch_files(kind: str, files: Sequence[str], folder: Path, **limits: float) -> list[Path]:
+def fetch_files(kind: str, files: Sequence[str], folder: Path) -> list[Path]:
     """Each of data set ``kind``'s ``files`` in ``folder``, from :func:`sources` with :data:`MD5`'s checksums."""
-    return [fetch(file, folder, sources(kind), MD5[file], **limits) for file in files]
+    return [fetch(file, folder, sources(kind), MD5[file]) for file in files]
