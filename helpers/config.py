@@ -243,6 +243,11 @@ class NotebookRun:
         from helpers import artifacts
         return artifacts.save_params(name, params, self.producer, self._config(config))
 
+    def save_results(self, results):
+        """helpers.artifacts.save_results with this notebook as producer: its headline figures for ``make run``."""
+        from helpers import artifacts
+        return artifacts.save_results(self.producer, results)
+
 
 def notebook_setup(producer: str, threads: bool = False, deterministic: bool = False, memory: bool = False,
                    **settings) -> NotebookRun:

@@ -114,6 +114,9 @@ def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
     manifest = artifacts.read_manifest(file)
     assert manifest["producer"] == "03_mlp_from_scratch"
     assert manifest["config"] == {"profile": "smoke", "weights": "random", "epochs": 3}
+    results = run.save_results({"test accuracy": np.float64(0.5)})
+    assert artifacts.load_json(results, producer="03_mlp_from_scratch") == {"test accuracy": 0.5}
+    assert results.name == "03_mlp_from_scratch.json" and results.parent.name == "results"  # where make run reads it
     assert config.notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
 
 
