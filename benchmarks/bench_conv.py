@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import record
 from helpers.nn.cnn import CNN
 from helpers.reference import torch_twin
-from helpers.runtime import keep_freed_memory
+from helpers.runtime import blas_limit, keep_freed_memory
 from timing import best_time
 
 INPUT_SHAPE = (3, 32, 32)
@@ -63,7 +62,7 @@ def main():
 
     numpy_s, torch_s = {}, {}
     for threads in args.threads:
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with blas_limit(threads):
             numpy_s[threads] = best_time(lambda: model.loss(X, y), args.repeats, args.warmup)
         torch.set_num_threads(threads)
         torch_s[threads] = best_time(torch_step, args.repeats, args.warmup)

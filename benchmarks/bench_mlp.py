@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
@@ -24,6 +23,7 @@ import record
 from helpers import config
 from helpers.nn import MLP, SGD
 from helpers.reference import train_steps
+from helpers.runtime import blas_limit
 from helpers.train import batch_slices, evaluate, sgd_epoch, train
 from timing import best_time
 
@@ -58,7 +58,7 @@ def numpy_epoch_time(X, y, layer_sizes, batch_size, blas_threads, epochs):
     rng = np.random.default_rng(0)
 
     def run_epoch():
-        with threadpool_limits(limits=blas_threads, user_api="blas"):
+        with blas_limit(blas_threads):
             sgd_epoch(model, optimizer, X, y, rng.permutation(len(X)), batch_size)
 
     return best_epoch_time(run_epoch, epochs)
