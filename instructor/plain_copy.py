@@ -33,15 +33,15 @@ def build(out: Path, plain: Path = PLAIN) -> list[release.Region]:
     """Write the release into ``out``, then put each plain body where its stub is."""
     regions = release.build(out)
     for file in sorted({region.file for region in regions}):
-        bodies = plain_bodies(plain / Path(file).relative_to("helpers"))
+        plain_file = plain / Path(file).relative_to("helpers")
+        bodies = plain_bodies(plain_file)
         target = Path(out) / file
         lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
         for region in (r for r in regions if r.file == file):
             if region.function not in bodies:
-                raise release.ReleaseError(f"{plain / Path(file).relative_to('helpers')} has no {region.function}")
+                raise release.ReleaseError(f"{plain_file} has no {region.function}")
             [index] = [i for i, line in enumerate(lines) if line.strip() == region.stub("").strip()]
-            indent = lines[index][:len(lines[index]) - len(lines[index].lstrip())]
-            lines[index] = textwrap.indent(bodies[region.function], indent)
+            lines[index] = textwrap.indent(bodies[region.function], release.indent_of(lines[index]))
         text = "".join(lines)
         compile(text, file, "exec")
         target.write_text(text, encoding="utf-8")

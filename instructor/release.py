@@ -106,7 +106,8 @@ def find_regions(file: str, text: str) -> list[Region]:
     return regions
 
 
-def _indent(line: str) -> str:
+def indent_of(line: str) -> str:
+    """The leading white space of ``line``."""
     return line[:len(line) - len(line.lstrip())]
 
 
@@ -118,7 +119,7 @@ def stub_source(text: str, regions: list[Region], passages: tuple = ()) -> str:
         if earlier.end >= later.start:
             raise ReleaseError(f"{later.file}:{later.start}: a solution passage and a solution region overlap")
     for span in spans:
-        indent = _indent(lines[span.start - 1])
+        indent = indent_of(lines[span.start - 1])
         lines[span.start - 1:span.end] = [span.stub(indent) if isinstance(span, Region) else span.text(indent)]
     return "".join(lines)
 
@@ -217,9 +218,10 @@ def python_sources(repo: Path = REPO) -> dict[str, str]:
     return {name: (repo / name).read_text(encoding="utf-8") for name in released_files(repo) if name.endswith(".py")}
 
 
-def marked_sources(repo: Path = REPO) -> dict[str, str]:
-    """The text of every released file that may hold solution markers (Python, Markdown, notebooks)."""
-    return {name: (repo / name).read_text(encoding="utf-8") for name in released_files(repo)
+def marked_sources(repo: Path = REPO, files: list[str] | None = None) -> dict[str, str]:
+    """The text of every released file (``files``: :func:`released_files` when None) that may hold solution
+    markers (Python, Markdown, notebooks)."""
+    return {name: (repo / name).read_text(encoding="utf-8") for name in (released_files(repo) if files is None else files)
             if name.endswith(TEXT_SUFFIXES)}
 
 
@@ -292,7 +294,7 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list
             raise ReleaseError(f"{out} exists and is not a student release: choose an empty or new folder")
         shutil.rmtree(out)
     files = released_files(repo)
-    texts = marked_sources(repo)
+    texts = marked_sources(repo, files)
     regions, passages = find_markers(texts)
     if not regions:
         raise ReleaseError(f"no {BEGIN} markers found under {repo}: nothing to hand out")
@@ -308,21 +310,28 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list
     (out / "README.md").write_text(_student_readme(regions), encoding="utf-8")
     (out / RELEASE_MARK).write_text("made by python -m instructor.release\n")
     try:
+        _finish(out, repo, student_repo, [*regions, *passages], texts)
+    except ReleaseError:
+        shutil.rmtree(out)
+        raise
+    return regions
+
+
+def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, texts: dict[str, str]) -> None:
+    """Point the written release's Colab cells at ``student_repo``; refuse it if it names the instructor's
+    repository or holds solution text."""
+    try:
         addresses.retarget(out, student_repo, repo)
     except ValueError as err:
-        shutil.rmtree(out)
         raise ReleaseError(str(err)) from err
     named = addresses.address_leaks(out, repo)
     if named:
-        shutil.rmtree(out)
         raise ReleaseError(f"the release would name the instructor's repository at {', '.join(named[:10])}: "
                            "nothing was written")
     solution_lines = {name: [line.strip() for line in text_lines(name, text)] for name, text in texts.items()}
-    found = leaks(out, [*regions, *passages], solution_lines)
+    found = leaks(out, markers, solution_lines)
     if found:
-        shutil.rmtree(out)
         raise ReleaseError(f"the release would contain solution text at {', '.join(found[:10])}: nothing was written")
-    return regions
 
 
 def main() -> int:
