@@ -64,7 +64,8 @@ def main():
     parser.add_argument("--only", default="", help="graded functions (default: all)")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure")
     args = parser.parse_args()
-    if args.n < max(int(w) for w in args.workers.split(",")):
+    counts = [int(w) for w in args.workers.split(",")]
+    if args.n < max(counts):
         parser.error("--n must be at least the largest worker count, or the extra workers have nothing to grade")
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         (Path(tmp) / "class").mkdir()
@@ -72,7 +73,7 @@ def main():
         wall, peak_mib, cpu = single_grade(archives[0], args.only)
         print(f"one submission: {wall:.1f} s wall, {cpu:.1f} s CPU (all processes), peak {peak_mib:.0f} MiB in one process")
         per_submission = {}
-        for workers in [int(w) for w in args.workers.split(",")]:
+        for workers in counts:
             started = time.perf_counter()
             records = grade_all(Path(tmp) / "class", Path(tmp) / f"grades-{workers}", workers=workers, only=args.only,
                                 log=None)
@@ -86,10 +87,10 @@ def main():
     one, more = min(per_submission), max(per_submission)
     gain_per_worker = ((per_submission[one] / per_submission[more]) - 1) / max(more - one, 1)
     speedup_16 = max(1.0, 1 + gain_per_worker * (CORES - 1))
-    for students in (300, 3000):
-        hours = students * per_submission[one] / speedup_16 / 3600
+    hours = {students: students * per_submission[one] / speedup_16 / 3600 for students in (300, 3000)}
+    for students in hours:
         print(f"projection, {students} students on {CORES} cores ({CORES} workers, x{speedup_16:.1f}): "
-              f"{hours:.2f} h; memory: {CORES} x {peak_mib:.0f} MiB peak in the largest process of each grade")
+              f"{hours[students]:.2f} h; memory: {CORES} x {peak_mib:.0f} MiB peak in the largest process of each grade")
         print(f"projection, {students} students on {CORES} idle cores from CPU time alone ({cpu:.1f} s each): "
               f"{students * cpu / CORES / 3600:.2f} h")
     print(f"single_s={wall:.1f} peak_mib={peak_mib:.0f} per_submission_1w_s={per_submission[one]:.1f} "
@@ -98,8 +99,8 @@ def main():
                record.figure("one submission, peak memory of one process", peak_mib, "MiB")]
     figures += [record.figure(f"grade-all, {workers} worker(s), per submission", seconds, "s")
                 for workers, seconds in per_submission.items()]
-    figures += [record.figure(f"projection: {students} students on {CORES} cores", students * per_submission[one] / speedup_16 / 3600, "h")
-                for students in (300, 3000)]
+    figures += [record.figure(f"projection: {students} students on {CORES} cores", hours[students], "h")
+                for students in hours]
     record.write("bench_grading", title=f"grading {args.n} solution archives ({args.only or 'all functions'})",
                  helper=record.figure(f"grade-all, {more} workers, per submission", per_submission[more], "s"),
                  baseline=record.figure(f"grade-all, {one} worker, per submission", per_submission[one], "s"),
