@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from grading import sandbox
 from grading.boundary import GIB, Limits
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,6 +54,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds per graded function, all its tests together (env GRADE_TIME_LIMIT; default 60)")
     parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", Limits.memory / GIB)),
                         help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
+    parser.add_argument("--allow-weaker-isolation", action="store_true",
+                        help="grade even where workers are confined less than this platform allows (recorded)")
 
 
 def limits_of(args: argparse.Namespace) -> Limits:
@@ -66,18 +69,24 @@ def bound_s(functions: int, limits: Limits) -> float:
 
 
 def grade(student: Path, hidden: Path | None = HIDDEN, only: str = "", limits: Limits = Limits(),
-          log=None) -> dict:
-    """``{nodeid: {function, points, passed, message, hidden}}`` for every graded test."""
+          log=None, allow_weaker: bool = False) -> dict:
+    """``{nodeid: {function, points, passed, message, hidden}}`` for every graded test.
+
+    IsolationError when this machine confines workers less than its platform allows (see
+    ``grading.sandbox.probe``) and ``allow_weaker`` is off.
+    """
     student = Path(student).resolve()
-    if not (student / "helpers").is_dir():
+    if not (student / "helpers").is_dir() or (student / "helpers").is_symlink():
         raise FileNotFoundError(f"{student} has no helpers/ folder: pass the root of the student's copy")
+    sandbox.require(allow_weaker)
     files = graded_files(REPO / "tests") + (graded_files(Path(hidden)) if hidden and Path(hidden).is_dir() else [])
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         report, output = Path(tmp) / "report.jsonl", Path(tmp) / "pytest.log"
         command = [sys.executable, "-m", "pytest", *files, "-m", "graded", "-p", "grading.plugin", "-q",
                    "-p", "no:cacheprovider", "--rootdir", str(REPO), "--student", str(student),
-                   "--grade-report", str(report), "--hide", tmp, "--time-limit", str(limits.time_s),
-                   "--memory-limit", str(limits.memory / GIB), "--only", only]
+                   "--grade-report", str(report), "--time-limit", str(limits.time_s),
+                   "--memory-limit", str(limits.memory / GIB), "--only", only,
+                   *(["--hidden-tests", str(hidden)] if hidden else [])]
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         with open(output, "wb") as out:
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)

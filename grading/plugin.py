@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from grading.boundary import GIB, Limits, Pool, StudentError, WorkerFailure, isolation_note
+from grading.boundary import GIB, Limits, Pool, StudentError, WorkerFailure
+from grading.sandbox import probe
 
 
 def pytest_addoption(parser):
@@ -24,15 +25,20 @@ def pytest_addoption(parser):
     group.addoption("--memory-limit", type=float, default=Limits.memory / GIB, help="GiB per worker")
     group.addoption("--only", default="", help="comma-separated graded functions to grade (default: all)")
     group.addoption("--grade-report", type=Path, help="append one JSON line per graded test to this file")
-    group.addoption("--hide", type=Path, action="append", default=[], help="a path workers must not see")
+    group.addoption("--hidden-tests", type=Path, help="the hidden tests' folder: its tests run last, in a phase of their own")
 
 
-NEXT = pytest.StashKey[dict]()  # graded function -> the one graded after it
+NEXT = pytest.StashKey[dict]()  # (hidden, graded function) -> the function graded after it in the same phase
 
 
 def _function(item) -> str | None:
     marker = item.get_closest_marker("graded")
     return marker.args[0] if marker else None
+
+
+def _hidden(item) -> bool:
+    folder = item.config.getoption("hidden_tests", None)
+    return bool(folder) and Path(item.path).resolve().is_relative_to(Path(folder).resolve())
 
 
 def _points(item) -> float:
@@ -48,7 +54,8 @@ def _write(config, record: dict):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Keep the ``--only`` functions; run each function's tests together (one worker each, in turn)."""
+    """Keep the ``--only`` functions; run each function's tests together (one worker each, in turn), every
+    visible test before any hidden one."""
     only = {name.strip() for name in config.getoption("only", "").split(",") if name.strip()}
     known = {_function(item) for item in items} - {None}
     if only - known:
@@ -57,14 +64,15 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=[item for item in items if _function(item) not in only])
         items[:] = [item for item in items if _function(item) in only]
     order = list(dict.fromkeys(_function(item) for item in items))
-    items.sort(key=lambda item: order.index(_function(item)))
-    config.stash[NEXT] = dict(zip(order, order[1:]))
+    items.sort(key=lambda item: (_hidden(item), order.index(_function(item))))
+    steps = list(dict.fromkeys((_hidden(item), _function(item)) for item in items))
+    config.stash[NEXT] = {step: after[1] for step, after in zip(steps, steps[1:]) if step[0] == after[0]}
 
 
 def pytest_collection_finish(session):
     graded = {item.nodeid: {"function": _function(item), "points": _points(item), "path": os.fspath(item.path)}
               for item in session.items if _function(item)}
-    _write(session.config, {"collected": graded, "isolation": isolation_note()})
+    _write(session.config, {"collected": graded, "isolation": probe().describe(), "level": probe().level})
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +81,7 @@ def grading_pool(request):
     config = request.config
     limits = Limits(time_s=config.getoption("time_limit", Limits.time_s),
                     memory=int(config.getoption("memory_limit", Limits.memory / GIB) * GIB))
-    pool = Pool(config.getoption("student", None) or config.rootpath, limits, config.getoption("hide", []))
+    pool = Pool(config.getoption("student", None) or config.rootpath, limits)
     yield pool
     pool.close()
 
@@ -84,7 +92,9 @@ def student(request, grading_pool):
     function = _function(request.node)
     if function is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses the student fixture but has no graded marker")
-    upcoming = request.config.stash.get(NEXT, {}).get(function)
+    hidden = _hidden(request.node)
+    grading_pool.enter_phase("hidden" if hidden else "visible")
+    upcoming = request.config.stash.get(NEXT, {}).get((hidden, function))
     if upcoming:
         grading_pool.prestart(upcoming)
     return grading_pool.student_for(function)

