@@ -5,13 +5,16 @@ it is opened with :func:`helpers.submission.open_source` into its own temporary 
 ``source/`` graded by :func:`grading.grader.grade` in its own grader process. A refused archive
 (corrupt, truncated, oversized, altered, unsafe) gives a record saying why. :func:`grade_all`
 runs :func:`grade_archive` for every ``*.zip`` of a folder on a pool of threads (each waits on
-its own grader process), keeps one record per archive (keyed by its sha256) in ``grades.json``
-and rewrites ``gradebook.csv`` and the student's ``feedback/<student>.md`` after each archive,
-atomically, so an interrupted run loses nothing and a rerun grades only what is new.
+its own grader process), keeps one record per archive (keyed by its file name; identical
+archives are flagged as possible copying, never merged) in ``grades.json`` and rewrites
+``gradebook.csv`` and the student's ``feedback/<student>.md`` after each archive, atomically,
+so an interrupted run loses nothing and a rerun grades only what is new or changed. Each
+archive is unpacked into a private folder (mode 700) that only its own sandbox reads.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -24,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grading.grader import HIDDEN, REPO, by_function, grade, totals
+from grading import sandbox
 from grading.boundary import Limits
 from helpers import artifacts, submission as submissions
 
@@ -34,8 +38,21 @@ INFERENCE_NOTEBOOK = REPO / "notebooks" / "05_quick_inference.ipynb"
 
 
 def student_id(archive: Path) -> str:
-    """The student's id: the archive's name without ``.zip``, reduced to letters, digits, ``.``, ``_`` and ``-``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(archive).stem).strip("._") or "unnamed"
+    """The student's id: the archive's name without ``.zip`` when it is letters, digits, ``.``, ``_`` and ``-``
+    only; otherwise those characters of it plus a digest of the whole name, so no two names give one id."""
+    stem = Path(archive).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "unnamed"
+    return safe if safe == stem else f"{safe}-{hashlib.sha256(stem.encode()).hexdigest()[:8]}"
+
+
+def student_ids(archives: list[Path]) -> dict[Path, str]:
+    """:func:`student_id` of each archive, made unique also where file names differ only in case."""
+    ids = {archive: student_id(archive) for archive in archives}
+    folded: dict[str, int] = {}
+    for name in ids.values():
+        folded[name.casefold()] = folded.get(name.casefold(), 0) + 1
+    return {archive: name if folded[name.casefold()] == 1 else
+            f"{name}-{hashlib.sha256(archive.name.encode()).hexdigest()[:8]}" for archive, name in ids.items()}
 
 
 def check_inference(archive: Path) -> str:
@@ -67,26 +84,29 @@ def _last_line(run: subprocess.CompletedProcess) -> str:
 
 
 def grade_archive(archive: Path, limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN,
-                  inference: bool = False, max_bytes: int = submissions.MAX_BYTES, sha256: str | None = None) -> dict:
-    """One submission's record: student, sha256, status (graded/refused/error), reason, results, consistency, seconds.
+                  inference: bool = False, max_bytes: int = submissions.MAX_BYTES, sha256: str | None = None,
+                  student: str | None = None, allow_weaker: bool = False) -> dict:
+    """One submission's record: student, sha256, status (graded/refused/error), reason, results, consistency,
+    isolation, seconds.
 
-    ``sha256``: the archive's, when the caller has it already (else it is computed).
+    ``sha256``, ``student``: the archive's digest and id, when the caller has them already.
     """
     archive = Path(archive)
     started = time.monotonic()
-    record = {"student": student_id(archive), "archive": archive.name, "sha256": sha256 or artifacts.sha256_of(archive),
-              "status": "graded", "reason": "", "results": {}, "consistency": "", "inference": "not checked"}
-    with tempfile.TemporaryDirectory(prefix="grade-submission-") as tmp:
+    record = {"student": student or student_id(archive), "archive": archive.name,
+              "sha256": sha256 or artifacts.sha256_of(archive), "status": "graded", "reason": "", "results": {},
+              "consistency": "", "inference": "not checked", "isolation": sandbox.probe().level, "identical_to": []}
+    with tempfile.TemporaryDirectory(prefix="grade-submission-") as tmp:  # mode 700: no other user reads it
         try:
             opened = submissions.open_source(archive, Path(tmp) / "submission", max_bytes=max_bytes)
             has_results = any(opened.root.rglob("*.manifest.json"))
             foreign = opened.foreign_artifacts
             record["consistency"] = ("no results" if not has_results else
                                      f"made by other code: {', '.join(foreign)}" if foreign else "consistent")
-            record["results"] = grade(opened.source, hidden, only, limits)
+            record["results"] = grade(opened.source, hidden, only, limits, allow_weaker=allow_weaker)
             if inference:
                 record["inference"] = check_inference(archive) if has_results else "no results"
-        except submissions.SubmissionError as err:
+        except (submissions.SubmissionError, sandbox.UnsafeCopy) as err:
             record.update(status="refused", reason=str(err).replace(str(archive), archive.name))
         except Exception as err:  # one bad submission must never stop the batch
             record.update(status="error", reason=f"{type(err).__name__}: {err}"[:2000])
@@ -100,7 +120,7 @@ def gradebook_csv(records: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student", "archive", "status", "total", "possible", *functions, "failed", "reason",
-                     "results", "inference", "seconds", "sha256"])
+                     "identical_to", "results", "inference", "isolation", "seconds", "sha256"])
     for record in sorted(records, key=lambda r: (r["student"], r["archive"])):
         summary = by_function(record["results"])
         earned, possible = totals(record["results"])
@@ -109,7 +129,8 @@ def gradebook_csv(records: list[dict]) -> str:
         writer.writerow([record["student"], record["archive"], record["status"],
                          f"{earned:g}" if graded else "", f"{possible:g}" if graded else "",
                          *[f"{summary[name]['points']:g}" if name in summary else "" for name in functions],
-                         " ".join(failed), record["reason"], record["consistency"], record["inference"],
+                         " ".join(failed), record["reason"], " ".join(record.get("identical_to", [])),
+                         record["consistency"], record["inference"], record.get("isolation", ""),
                          record["seconds"], record["sha256"]])
     return out.getvalue()
 
@@ -153,41 +174,55 @@ def _progress(done: int, total: int, record: dict, failures: int, seconds: list[
             f"not full marks or not graded so far: {failures}; about {left:.0f} s left")
 
 
+def _flag_identical(records: list[dict]) -> None:
+    """Set each record's ``identical_to``: the other students whose archive has the same sha256."""
+    by_digest: dict[str, list[str]] = {}
+    for record in records:
+        by_digest.setdefault(record["sha256"], []).append(record["student"])
+    for record in records:
+        record["identical_to"] = sorted(set(by_digest[record["sha256"]]) - {record["student"]})
+
+
 def grade_all(folder: Path, out: Path | None = None, workers: int | None = None, regrade: bool = False,
               limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN, inference: bool = False,
-              max_bytes: int = submissions.MAX_BYTES, log=sys.stderr) -> list[dict]:
+              max_bytes: int = submissions.MAX_BYTES, log=sys.stderr, allow_weaker: bool = False) -> list[dict]:
     """Grade every ``*.zip`` in ``folder`` into ``out`` (default ``folder/grades``); the records, one per archive."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: pass the folder of the students' submission archives")
+    isolation = sandbox.require(allow_weaker)
     out = Path(out) if out else folder / "grades"
     workers = max(1, workers or os.cpu_count() or 1)
     stored = json.loads((out / RECORDS).read_text()) if (out / RECORDS).is_file() else {}
-    archives = sorted(file for file in folder.glob("*.zip") if file.is_file())
+    archives = sorted(file for file in folder.glob("*.zip") if file.is_file() and not file.is_symlink())
     digests = {archive: artifacts.sha256_of(archive) for archive in archives}
-    pending = [archive for archive in archives if regrade or digests[archive] not in stored]
+    ids = student_ids(archives)
+    pending = [archive for archive in archives
+               if regrade or stored.get(archive.name, {}).get("sha256") != digests[archive]]
     if log:
         print(f"grade-all: {len(archives)} archives in {folder}, {len(archives) - len(pending)} already graded, "
-              f"{len(pending)} to grade with {workers} workers; limits: {limits.describe()}", file=log)
+              f"{len(pending)} to grade with {workers} workers; limits: {limits.describe()}\n"
+              f"grade-all: {isolation.describe()}", file=log)
 
     def save():
-        current = [stored[digests[archive]] for archive in archives if digests[archive] in stored]
+        current = [stored[archive.name] for archive in archives if archive.name in stored]
+        _flag_identical(current)
         _write_text(out / RECORDS, json.dumps(stored, indent=1))
         _write_text(out / GRADEBOOK, gradebook_csv(current))
 
     save()
     seconds, failures = [], 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(grade_archive, archive, limits, only, hidden, inference, max_bytes, digests[archive])
-                   for archive in pending]
+        futures = [pool.submit(grade_archive, archive, limits, only, hidden, inference, max_bytes, digests[archive],
+                               ids[archive], allow_weaker) for archive in pending]
         for done, future in enumerate(as_completed(futures), 1):
             record = future.result()
-            stored[record["sha256"]] = record
+            stored[record["archive"]] = record
             earned, possible = totals(record["results"])
             failures += record["status"] != "graded" or earned < possible
             seconds.append(record["seconds"])
-            _write_text(out / FEEDBACK / f"{record['student']}.md", feedback_markdown(record))
             save()
+            _write_text(out / FEEDBACK / f"{record['student']}.md", feedback_markdown(record))
             if log:
                 print(_progress(done, len(pending), record, failures, seconds, workers), file=log, flush=True)
-    return [stored[digests[archive]] for archive in archives]
+    return [stored[archive.name] for archive in archives]

@@ -22,6 +22,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from grading import sandbox
 from grading.boundary import Limits
 from grading.grader import HIDDEN, REPO, grade, graded_files, table, totals
 from helpers import artifacts, submission as submissions
@@ -31,7 +32,7 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu).
 set -euo pipefail
 cd /autograder/source
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux bubblewrap
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu \\
     -r requirements.txt
@@ -126,9 +127,10 @@ def run(root: Path, limits: Limits = Limits(time_s=30.0), only: str = "") -> dic
         try:
             student, note = find_student(root / "submission", Path(scratch))
             results = grade(student, HIDDEN, only, limits, log=sys.stdout)
+            note = "\n".join(filter(None, [note, sandbox.probe().describe()]))
             payload = results_json(results, time.monotonic() - started, note)
             print(table(results))
-        except (submissions.SubmissionError, FileNotFoundError, RuntimeError) as err:
+        except (submissions.SubmissionError, sandbox.UnsafeCopy, FileNotFoundError, RuntimeError) as err:
             payload = {"score": 0.0, "execution_time": round(time.monotonic() - started),
                        "output": f"Not graded: {err}", "visibility": "visible", "tests": []}
             print(payload["output"])

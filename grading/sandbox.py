@@ -237,7 +237,7 @@ def _bwrap_command(bwrap: str, code: Path | None, cgroup_procs: list[Path] | Non
                "--die-with-parent", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     if drop_root:  # root: no user namespace (it would map to root); setpriv below becomes nobody
-        command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     else:
         command += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
     made = set()
@@ -314,15 +314,20 @@ class Sandbox:
         self.cgroup = None
         if self.isolation.cgroup.startswith("cgroup"):
             self.cgroup = Cgroup(limits.memory + ZYGOTE_MEMORY, limits.processes + SANDBOX_PROCESSES)
+        self.code, self.limits = code, limits
+        self._start()
+
+    def _start(self):
+        """Start the zygote (again, after a worker killed it: the damage stays with that worker's function)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = ours
-        self.process = subprocess.Popen(self._command(code, limits, theirs.fileno()), pass_fds=[theirs.fileno()],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, cwd=self.folder, env=self._environment(),
-                                        start_new_session=True)
+        self.process = subprocess.Popen(self._command(self.code, self.limits, theirs.fileno()),
+                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.folder,
+                                        env=self._environment(), start_new_session=True)
         theirs.close()
         self.control.settimeout(60)
-        self.hello = self._receive()
+        self._receive()
 
     def _command(self, code: Path, limits, control_fd: int) -> list[str]:
         where = INSIDE if self.isolation.sandbox else code
@@ -373,7 +378,12 @@ class Sandbox:
         ours, theirs = socket.socketpair()
         output_read, output_write = os.pipe()
         try:
-            reply = self._ask({"op": "spawn"}, [theirs.fileno(), output_write])
+            try:
+                reply = self._ask({"op": "spawn"}, [theirs.fileno(), output_write])
+            except (OSError, RuntimeError):
+                self._stop()
+                self._start()
+                reply = self._ask({"op": "spawn"}, [theirs.fileno(), output_write])
         finally:
             theirs.close()
             os.close(output_write)
@@ -387,6 +397,12 @@ class Sandbox:
             return None
 
     def close(self):
+        self._stop()
+        if self.cgroup:
+            self.cgroup.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _stop(self):
         for step in (self.control.close, lambda: os.killpg(self.process.pid, 9)):
             try:
                 step()
@@ -397,9 +413,6 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             pass
         self.process.stderr.close()
-        if self.cgroup:
-            self.cgroup.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def shlex_quote(text: str) -> str:

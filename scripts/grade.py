@@ -30,7 +30,8 @@ def main() -> int:
     args = parser.parse_args()
     limits = limits_of(args)
     if args.submission:
-        record = grade_archive(args.submission, limits, args.only, args.hidden)
+        record = grade_archive(args.submission, limits, args.only, args.hidden,
+                               allow_weaker=args.allow_weaker_isolation)
         if record["status"] != "graded":
             print(f"grade: {args.submission} not graded ({record['status']}): {record['reason']}", file=sys.stderr)
             return 1
@@ -38,8 +39,9 @@ def main() -> int:
         print(f"grade: results in the archive: {record['consistency']}", file=sys.stderr)
     else:
         try:
-            results = grade(args.student, args.hidden, args.only, limits, log=sys.stderr)
-        except (FileNotFoundError, RuntimeError) as err:
+            results = grade(args.student, args.hidden, args.only, limits, log=sys.stderr,
+                            allow_weaker=args.allow_weaker_isolation)
+        except (FileNotFoundError, RuntimeError, ValueError) as err:  # ValueError: sandbox.UnsafeCopy
             print(f"grade: {err}", file=sys.stderr)
             return 1
     print(table(results))

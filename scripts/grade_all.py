@@ -4,7 +4,8 @@ Usage: python scripts/grade_all.py FOLDER [--out DIR] [--workers N] [--regrade] 
        [--only f1,f2] [--time-limit S] [--memory-limit GIB] [--max-mib M]
 
 Writes FOLDER/grades/ (or --out): gradebook.csv, feedback/<student>.md and grades.json (every
-record, keyed by the archive's sha256: a rerun skips archives already graded unless --regrade).
+record, keyed by the archive's name: a rerun skips archives graded unchanged unless --regrade;
+identical archives are flagged in the gradebook's identical_to column).
 See grading/batch.py and docs/GRADING.md.
 """
 from __future__ import annotations
@@ -37,8 +38,8 @@ def main() -> int:
     limits = limits_of(args)
     try:
         records = grade_all(args.folder, args.out, args.workers, args.regrade, limits, args.only, args.hidden,
-                            args.inference, int(args.max_mib * MIB))
-    except FileNotFoundError as err:
+                            args.inference, int(args.max_mib * MIB), allow_weaker=args.allow_weaker_isolation)
+    except (FileNotFoundError, RuntimeError) as err:  # RuntimeError: sandbox.IsolationError
         print(f"grade-all: {err}", file=sys.stderr)
         return 1
     graded = sum(record["status"] == "graded" for record in records)
