@@ -9,6 +9,7 @@ tests are this tree's ``tests/*.py`` marked ``@pytest.mark.graded`` plus the hid
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -28,9 +29,15 @@ STARTUP_S = 300  # the grader's own start: importing torch, collecting the tests
 FUNCTION_OVERHEAD_S = 20  # per function beyond its time limit: starting workers, torch's side of the comparisons
 
 
+def _marks_graded(source: str) -> bool:
+    """Whether code (not a string in it) uses ``pytest.mark.graded``."""
+    return any(isinstance(node, ast.Attribute) and node.attr == "graded" and isinstance(node.value, ast.Attribute)
+               and node.value.attr == "mark" for node in ast.walk(ast.parse(source)))
+
+
 def graded_files(folder: Path) -> list[str]:
     """The test files of ``folder`` with graded tests."""
-    return [str(file) for file in sorted(folder.glob("test_*.py")) if "pytest.mark.graded" in file.read_text("utf-8")]
+    return [str(file) for file in sorted(folder.glob("test_*.py")) if _marks_graded(file.read_text("utf-8"))]
 
 
 def _read_report(path: Path) -> tuple[dict, dict]:
@@ -110,7 +117,7 @@ def grade(student: Path, hidden: Path | None = HIDDEN, only: str = "", limits: L
                 process.kill()
                 process.wait()
         collected, results = _read_report(report)
-        if not collected:
+        if not collected or process.returncode not in (0, 1, -9):  # 1: some tests failed; -9: stopped at the bound
             tail = output.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the graded tests did not run (exit {process.returncode}):\n{tail}")
     not_run = f"not run: the grade stopped at its bound of {deadline - started:.0f} s" if stopped else "not run"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import batch, gradescope
+from grading import batch, gradescope, sandbox
 from grading.boundary import Limits
 from helpers import artifacts, config, submission
 from instructor import release
@@ -34,7 +34,21 @@ def linear_backward(*args, **kwargs):
         pass
 """
 # points on ONLY: relu_backward 1, linear_backward 2 (one hidden)
-EXPECTED = {"solution": 3, "partly_right": 2, "release": 0, "cheater": 2, "hangs": 1}
+EXPECTED = {"solution": 3, "partly_right": 2, "release": 0, "cheater": 2, "hangs": 1, "spy": 2, "twin": 3}
+SPYING_CHEATS = """
+import glob, json, os
+for _path in glob.glob("/tmp/**/layers.py", recursive=True):  # a classmate's extracted source
+    if "relu_backward" in open(_path).read() and _path != __file__:
+        _theirs = {}
+        exec(open(_path).read(), _theirs)
+        import helpers.nn.layers as _layers
+        _layers.relu_backward = _theirs["relu_backward"]
+for _path in glob.glob("/tmp/**/*.json*", recursive=True) + glob.glob("/tmp/**/*.csv", recursive=True):
+    try:
+        open(_path, "w").write("")  # another grade's report, gradebook or records
+    except OSError:
+        pass
+"""
 REFUSED = {"corrupt": "not a zip archive", "truncated": "not a zip archive", "tampered": "does not match",
            "unsafe": "unsafe path", "oversized": "over the limit"}
 
@@ -63,12 +77,13 @@ def _copies(root: Path) -> dict[str, Path]:
     layers = hangs / "helpers" / "nn" / "layers.py"
     layers.write_text(layers.read_text() + textwrap.dedent(HANGS))
     return {"solution": solution, "partly_right": student_copy(root / "partly_right"), "release": root / "release",
-            "cheater": student_copy(root / "cheater", PATCHING_CHEATS), "hangs": hangs}
+            "cheater": student_copy(root / "cheater", PATCHING_CHEATS), "hangs": hangs,
+            "spy": student_copy(root / "spy", SPYING_CHEATS)}
 
 
 @pytest.fixture(scope="module")
 def class_folder(tmp_path_factory):
-    """``(folder of archives, student copies)``: five gradable archives and five refused ones."""
+    """``(folder of archives, student copies)``: seven gradable archives (two identical) and five refused ones."""
     root = tmp_path_factory.mktemp("class")
     copies = _copies(root / "copies")
     folder = root / "submissions"
@@ -76,6 +91,7 @@ def class_folder(tmp_path_factory):
     for name, copy in copies.items():
         pack_source(copy, folder / f"{name}.zip")
     solution_zip = (folder / "solution.zip").read_bytes()
+    (folder / "twin.zip").write_bytes(solution_zip)  # two students hand in the very same archive
     (folder / "corrupt.zip").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
     (folder / "truncated.zip").write_bytes(solution_zip[: len(solution_zip) // 2])
     pack_source(copies["solution"], folder / "tampered.zip")
@@ -113,6 +129,37 @@ def test_grade_all_gives_each_archive_its_score_or_the_reason_it_was_refused(gra
     assert hang_messages and "timed out" in hang_messages[0]
     durations = [float(row["seconds"]) for row in rows.values()]  # recorded, not judged: no timing bound
     assert min(durations) >= 0 and all(len(row["sha256"]) == 64 for row in rows.values())
+
+
+def test_identical_archives_keep_a_row_each_and_are_flagged(graded):
+    _, out = graded
+    rows = {row["student"]: row for row in csv.DictReader(io.StringIO((out / batch.GRADEBOOK).read_text()))}
+    assert rows["solution"]["identical_to"] == "twin" and rows["twin"]["identical_to"] == "solution"
+    assert rows["solution"]["sha256"] == rows["twin"]["sha256"] and rows["twin"]["total"] == "3"
+    assert all(row["identical_to"] == "" for name, row in rows.items() if name not in ("solution", "twin"))
+    assert {row["isolation"] for row in rows.values()} == {sandbox.probe().level}
+
+
+def test_a_spy_neither_uses_a_classmates_code_nor_touches_another_grade(graded):
+    records, out = graded
+    assert records["spy"]["results"] and score_of(records["spy"]) == EXPECTED["spy"]
+    assert json.loads((out / batch.RECORDS).read_text())  # the records, gradebook and feedback are whole
+    assert len(list(csv.DictReader(io.StringIO((out / batch.GRADEBOOK).read_text())))) == len(records)
+
+
+def score_of(record: dict) -> float:
+    return sum(r["points"] for r in record["results"].values() if r["passed"])
+
+
+def test_names_that_differ_only_in_symbols_or_case_get_their_own_feedback(tmp_path):
+    names = ["erin.zip", "erin!.zip", "Erin.zip", "er in.zip"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"not a zip")  # refused at once: what matters is where each row goes
+    records = batch.grade_all(tmp_path, workers=1, limits=LIMITS, only=ONLY, log=None)
+    ids = [record["student"] for record in records]
+    assert len(set(ids)) == 4 and len({i.casefold() for i in ids}) == 4
+    assert len(list((tmp_path / "grades" / batch.FEEDBACK).glob("*.md"))) == 4
+    assert {record["archive"] for record in records} == set(names)
 
 
 def test_feedback_shows_visible_failures_and_counts_hidden_tests_without_their_content(graded):
