@@ -52,7 +52,7 @@ PYTHONPATH="$ROOT/source" exec "$PYTHON" -m grading.gradescope --root "$ROOT" --
 def packed_files() -> list[Path]:
     """This tree's files the autograder needs: grading code, reference helpers/, graded and hidden tests, pins."""
     files = [*artifacts.code_files(REPO / "helpers"), *sorted((REPO / "grading").glob("*.py")),
-             REPO / "tests" / "conftest.py", *map(Path, graded_files(REPO / "tests")),
+             REPO / "tests" / "conftest.py", REPO / "tests" / "graded_checks.py", *map(Path, graded_files(REPO / "tests")),
              *map(Path, graded_files(HIDDEN)), REPO / "requirements.txt", REPO / "pyproject.toml"]
     return list(dict.fromkeys(files))
 

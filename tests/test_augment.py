@@ -1,9 +1,11 @@
 """Property tests for helpers.augment, and agreement with torchvision's functional ops.
 
-The graded tests call the augmentation ops through the ``student`` fixture (see ``tests/test_graded.py``)."""
+The graded tests call the augmentation ops through the ``student`` fixture (see ``tests/test_graded.py``) and
+check that each result is a uint8 batch of the expected shape (``tests/graded_checks.py``) before its values."""
 import numpy as np
 import pytest
 
+import graded_checks as check
 from helpers import augment as aug
 
 SEED = 1234
@@ -52,10 +54,10 @@ RANDOM_OPS = {
 @pytest.mark.graded("augment.hflip")
 def test_hflip_twice_is_identity(student, images):
     mask = np.arange(len(images)) % 2 == 0
-    once = student.call("augment.hflip", images, mask)
+    once = check.array(student.call("augment.hflip", images, mask), "hflip's out", images.shape, np.uint8)
     assert np.array_equal(once[mask], images[mask, :, ::-1])
     assert np.array_equal(once[~mask], images[~mask])
-    assert np.array_equal(student.call("augment.hflip", once, mask), images)
+    check.equal(student.call("augment.hflip", once, mask), images, "hflip's out, flipped twice")
 
 
 def test_identity_parameters(images):
@@ -80,16 +82,16 @@ def test_random_ops_with_identity_ranges(images):
 @pytest.mark.parametrize("degrees, turns", [(90, 1), (180, 2), (-90, -1), (270, 3)])
 def test_rotate_by_right_angles_equals_rot90(student, degrees, turns):
     for images in (noise_batch(), scene_batch()):
-        rotated = student.call("augment.rotate", images, degrees)
-        assert np.array_equal(rotated, np.rot90(images, k=turns, axes=(1, 2)))
+        check.equal(student.call("augment.rotate", images, degrees), np.rot90(images, k=turns, axes=(1, 2)),
+                    f"rotate's out by {degrees} degrees")
 
 
 @pytest.mark.graded("augment._rotate_block")
 def test_rotate_is_per_image(student):
     images = scene_batch()
     angles = np.array([0.0, 90.0, 180.0, -90.0])
-    rotated = student.call("augment.rotate", images, angles)
-    for image, angle, result in zip(images, angles, rotated):
+    rotated = check.array(student.call("augment.rotate", images, angles), "rotate's out", images.shape, np.uint8)
+    for image, angle, result in zip(images, angles, rotated, strict=True):
         assert np.array_equal(result, np.rot90(image, k=int(angle) // 90, axes=(0, 1)))
 
 
@@ -106,7 +108,7 @@ def test_float_ops_give_the_same_result_in_any_block():
 @pytest.mark.graded("augment._rotate_block")
 def test_rotate_fills_outside_and_keeps_constant_images(student):
     grey = np.full((2, 32, 32, 3), 77, dtype=np.uint8)
-    rotated = student.call("augment.rotate", grey, 45.0, fill=200)
+    rotated = check.array(student.call("augment.rotate", grey, 45.0, fill=200), "rotate's out", grey.shape, np.uint8)
     assert rotated[0, 0, 0].tolist() == [200, 200, 200]  # a corner maps outside the image
     assert np.all(rotated[:, 8:24, 8:24] == 77)  # the interior maps inside
 
@@ -122,7 +124,7 @@ def test_cutout_fills_exactly_the_patch(student, fill):
     for image, (cy, cx), size in zip(expected, centers, sizes):
         top, left = cy - size // 2, cx - size // 2
         image[max(top, 0):top + size, max(left, 0):left + size] = fill
-    assert np.array_equal(student.call("augment.cutout", images, centers, sizes, fill=fill), expected)
+    check.equal(student.call("augment.cutout", images, centers, sizes, fill=fill), expected, "cutout's out")
 
 
 def test_random_cutout_patch_sizes_within_range():
@@ -140,6 +142,7 @@ def test_random_cutout_patch_sizes_within_range():
 def test_crop_shifts_content(student):
     images = scene_batch()
     out = student.call("augment.crop", images, (2, 6), padding=4)  # window starts 2 rows up, 2 columns right
+    check.array(out, "crop's out", images.shape, np.uint8)
     assert np.array_equal(out[:, 2:, :-2], images[:, :-2, 2:])
 
 
@@ -150,13 +153,14 @@ def test_crop_matches_padding_with_np_pad(student, mode):
     offsets = np.array([[0, 8], [8, 0], [3, 5], [8, 8]])
     padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)), mode=mode)
     expected = [p[dy:dy + 24, dx:dx + 40] for p, (dy, dx) in zip(padded, offsets)]
-    assert np.array_equal(student.call("augment.crop", images, offsets, padding=4, mode=mode), np.stack(expected))
+    check.equal(student.call("augment.crop", images, offsets, padding=4, mode=mode), np.stack(expected), "crop's out")
 
 
 @pytest.mark.graded("augment.crop")
 def test_crop_constant_mode_uses_fill(student):
     images = np.full((1, 8, 8, 3), 50, dtype=np.uint8)
-    out = student.call("augment.crop", images, (0, 0), padding=2, mode="constant", fill=9)
+    out = check.array(student.call("augment.crop", images, (0, 0), padding=2, mode="constant", fill=9), "crop's out",
+                      images.shape, np.uint8)
     assert np.all(out[0, :2] == 9) and np.all(out[0, :, :2] == 9) and np.all(out[0, 2:, 2:] == 50)
 
 
@@ -165,9 +169,10 @@ def test_contrast_zero_is_grey_mean_and_factors_scale_spread(student):
     images = scene_batch()
     grey = images.astype(np.float64) @ [0.2989, 0.587, 0.114]
     flat = student.call("augment.adjust_contrast", images, 0.0)
-    means = np.rint(grey.mean(axis=(1, 2)))[:, None, None, None]
-    assert np.array_equal(flat, np.broadcast_to(means, images.shape))
-    low, high = (student.call("augment.adjust_contrast", images, factor) for factor in (0.5, 1.5))
+    means = np.rint(grey.mean(axis=(1, 2)))[:, None, None, None].astype(np.uint8)
+    check.equal(flat, np.broadcast_to(means, images.shape), "adjust_contrast's out for factor 0")
+    low, high = (check.array(student.call("augment.adjust_contrast", images, factor),
+                             f"adjust_contrast's out for factor {factor}", images.shape, np.uint8) for factor in (0.5, 1.5))
     assert np.all(low.std(axis=(1, 2, 3)) < images.std(axis=(1, 2, 3)))
     assert np.all(high.std(axis=(1, 2, 3)) > images.std(axis=(1, 2, 3)))
 
@@ -283,7 +288,7 @@ def from_torch(tensors):
 @pytest.mark.graded("augment.hflip")
 def test_hflip_matches_torchvision(student, tvf, images):
     expected = from_torch(tvf.horizontal_flip(t) for t in to_torch(images))
-    assert np.array_equal(student.call("augment.hflip", images, True), expected)
+    check.equal(student.call("augment.hflip", images, True), expected, "hflip's out")
 
 
 @pytest.mark.graded("augment.crop")
@@ -295,7 +300,7 @@ def test_crop_matches_torchvision_pad_then_crop(student, tvf, images, mode):
         tvf.crop(tvf.pad(t, 4, fill=3, padding_mode=mode), int(dy), int(dx), height, width)
         for t, (dy, dx) in zip(to_torch(images), offsets)
     )
-    assert np.array_equal(student.call("augment.crop", images, offsets, padding=4, mode=mode, fill=3), expected)
+    check.equal(student.call("augment.crop", images, offsets, padding=4, mode=mode, fill=3), expected, "crop's out")
 
 
 @pytest.mark.graded("augment._rotate_block")
@@ -305,7 +310,7 @@ def test_rotation_matches_torchvision_bilinear(student, tvf, images):
     angles = np.random.default_rng(SEED).uniform(-40, 40, len(images))
     tensors = to_torch(images)
     # fill=0 here is torchvision's fill=None (zero padding): equal up to float rounding.
-    ours = student.call("augment.rotate", images, angles).astype(int)
+    ours = check.array(student.call("augment.rotate", images, angles), "rotate's out", images.shape, np.uint8).astype(int)
     theirs = from_torch(
         tvf.rotate(t, float(a), interpolation=InterpolationMode.BILINEAR)
         for t, a in zip(tensors, angles)
@@ -313,7 +318,8 @@ def test_rotation_matches_torchvision_bilinear(student, tvf, images):
     assert np.abs(ours - theirs).max() <= 1 and np.abs(ours - theirs).mean() < 0.01
     # With an explicit fill torchvision weights the one-pixel band along the rotated border
     # differently; away from it the two agree.
-    ours = student.call("augment.rotate", images, angles, fill=100).astype(int)
+    ours = check.array(student.call("augment.rotate", images, angles, fill=100), "rotate's out", images.shape,
+                       np.uint8).astype(int)
     theirs = from_torch(
         tvf.rotate(t, float(a), interpolation=InterpolationMode.BILINEAR, fill=100)
         for t, a in zip(tensors, angles)
@@ -327,4 +333,6 @@ def test_contrast_matches_torchvision_within_rounding(student, tvf, images):
     factors = np.random.default_rng(SEED).uniform(0.0, 2.0, len(images))
     tensors = to_torch(images)
     expected = from_torch(tvf.adjust_contrast(t, float(f)) for t, f in zip(tensors, factors))
-    assert np.abs(student.call("augment.adjust_contrast", images, factors).astype(int) - expected).max() <= 1
+    out = check.array(student.call("augment.adjust_contrast", images, factors), "adjust_contrast's out", images.shape,
+                      np.uint8)
+    assert np.abs(out.astype(int) - expected).max() <= 1

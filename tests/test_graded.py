@@ -4,14 +4,17 @@ These are the visible tests of the autograder (``scripts/grade.py``): each names
 counts for, calls the student's code only through the ``student`` fixture (a separate worker
 process, plain data in and out) and judges the results here, with this tree's own code. A
 forward pass is compared with torch's; a backward pass with torch autograd of
-``sum(forward(x) * dout)`` for a random upstream gradient ``dout``.
+``sum(forward(x) * dout)`` for a random upstream gradient ``dout``. Each result's kind (a tuple of
+the documented length, the same keys, an array of the expected shape and dtype, a finite
+number) is checked before its value, by ``tests/graded_checks.py``.
 """
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.nn import MLP, max_relative_error
+import graded_checks as check
+from helpers.nn import MLP
 from helpers.reference import torch_as_params, torch_loss_and_gradients, torch_twin, train_torch_copy
 from helpers.train import epoch_orders
 
@@ -21,17 +24,23 @@ IMAGES = RNG.standard_normal((2, 3, 7, 6))
 FILTERS = RNG.standard_normal((4, 3, 3, 2))
 
 
-def backward_matches_autograd(student, forward, backward, inputs, torch_forward, extra=(), tolerance=1e-10):
-    """The student's ``forward(*inputs, *extra)`` then ``backward(dout, cache)`` against torch autograd."""
-    out, cache = student.call(forward, *inputs, *extra)
-    dout = np.random.default_rng(1).standard_normal(np.shape(out))
-    grads = student.call(backward, dout, cache)
-    grads = grads if isinstance(grads, tuple) else (grads,)
+def backward_matches_autograd(student, forward, backward, inputs, torch_forward, extra=(), tolerance=1e-10,
+                              names=("dx",)):
+    """The student's ``forward(*inputs, *extra)`` then ``backward(dout, cache)`` against torch autograd.
+
+    ``backward`` returns one gradient per input, named ``names``: one array, or a tuple of them.
+    """
+    forward_name, backward_name = forward.rsplit(".", 1)[-1], backward.rsplit(".", 1)[-1]
     tensors = [torch.tensor(a, requires_grad=True) for a in inputs]
-    torch_forward(*tensors).backward(torch.tensor(dout))
-    assert len(grads) == len(tensors), f"{backward} returned {len(grads)} gradients for {len(tensors)} inputs"
-    for grad, tensor in zip(grads, tensors):
-        assert max_relative_error(grad, tensor.grad.numpy()) < tolerance
+    expected = torch_forward(*tensors)
+    out, cache = check.results(student.call(forward, *inputs, *extra), forward_name, 2)
+    check.like(out, expected.detach().numpy(), f"{forward_name}'s out")
+    dout = np.random.default_rng(1).standard_normal(tuple(expected.shape))
+    grads = student.call(backward, dout, cache)
+    grads = check.results(grads, backward_name, len(names)) if len(names) > 1 else (grads,)
+    expected.backward(torch.tensor(dout))
+    for grad, tensor, name in zip(grads, tensors, names, strict=True):
+        check.close(grad, tensor.grad.numpy(), f"{backward_name}'s {name}", tolerance)
 
 
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
@@ -40,8 +49,8 @@ ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.graded(f"nn.layers.{name}_forward"))
                                   for name in ACTIVATIONS])
 def test_activation_forward(student, name):
-    out, _ = student.call(f"nn.layers.{name}_forward", X * 30)  # large inputs: the sigmoid must not overflow
-    assert max_relative_error(out, ACTIVATIONS[name](torch.tensor(X * 30)).numpy()) < 1e-12
+    out, _ = check.results(student.call(f"nn.layers.{name}_forward", X * 30), f"{name}_forward", 2)  # large inputs: the sigmoid must not overflow
+    check.close(out, ACTIVATIONS[name](torch.tensor(X * 30)).numpy(), f"{name}_forward's out", 1e-12)
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.graded(f"nn.layers.{name}_backward"))
@@ -54,57 +63,67 @@ def test_activation_backward(student, name):
 @pytest.mark.graded("nn.layers.linear_forward")
 def test_linear_forward(student):
     W, b = RNG.standard_normal((6, 3)), RNG.standard_normal(3)
-    out, _ = student.call("nn.layers.linear_forward", X, W, b)
-    assert max_relative_error(out, F.linear(torch.tensor(X), torch.tensor(W.T), torch.tensor(b)).numpy()) < 1e-12
+    out, _ = check.results(student.call("nn.layers.linear_forward", X, W, b), "linear_forward", 2)
+    check.close(out, F.linear(torch.tensor(X), torch.tensor(W.T), torch.tensor(b)).numpy(), "linear_forward's out", 1e-12)
 
 
 @pytest.mark.graded("nn.layers.linear_backward")
 def test_linear_backward(student):
     W, b = RNG.standard_normal((6, 3)), RNG.standard_normal(3)
     backward_matches_autograd(student, "nn.layers.linear_forward", "nn.layers.linear_backward", (X, W, b),
-                              lambda x, w, bias: x @ w + bias)
+                              lambda x, w, bias: x @ w + bias, names=("dx", "dW", "db"))
     _, cache = student.call("nn.layers.linear_forward", X, W, b)
-    assert student.call("nn.layers.linear_backward", np.ones((5, 3)), cache, need_dx=False)[0] is None
+    dx, dW, db = check.results(student.call("nn.layers.linear_backward", np.ones((5, 3)), cache, need_dx=False),
+                               "linear_backward", 3)
+    assert dx is None, f"linear_backward(need_dx=False)'s dx is {type(dx).__name__}, expected None"
+    check.close(dW, X.T @ np.ones((5, 3)), "linear_backward(need_dx=False)'s dW", 1e-12)
+    check.close(db, np.full(3, 5.0), "linear_backward(need_dx=False)'s db", 1e-12)
 
 
 @pytest.mark.graded("nn.losses.log_softmax")
 def test_log_softmax(student):
     logits = np.array([[1e4, -1e4, 0.0], [1.0, 2.0, 3.0]])
     expected = torch.log_softmax(torch.tensor(logits), dim=1).numpy()
-    out = student.call("nn.losses.log_softmax", logits)
-    assert np.isfinite(out).all() and np.allclose(out, expected, atol=1e-12)
+    out = check.like(student.call("nn.losses.log_softmax", logits), expected, "log_softmax's out")
+    assert np.allclose(out, expected, atol=1e-12), "log_softmax's out differs from torch.log_softmax"
 
 
 @pytest.mark.graded("nn.losses.softmax_cross_entropy")
 def test_softmax_cross_entropy(student):
     y = np.array([0, 2, 1, 5, 3])
-    loss, dlogits = student.call("nn.losses.softmax_cross_entropy", X, y)
+    loss, dlogits = check.results(student.call("nn.losses.softmax_cross_entropy", X, y), "softmax_cross_entropy", 2)
     logits = torch.tensor(X, requires_grad=True)
     expected = F.cross_entropy(logits, torch.tensor(y))
     expected.backward()
-    assert loss == pytest.approx(expected.item(), rel=1e-12)
-    assert max_relative_error(dlogits, logits.grad.numpy()) < 1e-10
+    assert check.scalar(loss, "softmax_cross_entropy's loss") == pytest.approx(expected.item(), rel=1e-12)
+    check.close(dlogits, logits.grad.numpy(), "softmax_cross_entropy's dlogits", 1e-10)
+
+
+KEEP = np.random.default_rng(3).random(X.shape) >= 0.3  # dropout_forward(X, 0.3, default_rng(3))'s mask, as documented
 
 
 def dropout_case(student):
-    return student.call("nn.dropout.dropout_forward", X, 0.3, np.random.default_rng(3))
+    return check.results(student.call("nn.dropout.dropout_forward", X, 0.3, np.random.default_rng(3)),
+                         "dropout_forward", 2)
 
 
 @pytest.mark.graded("nn.dropout.dropout_forward")
 def test_dropout_forward(student):
     out, mask = dropout_case(student)
-    keep = np.random.default_rng(3).random(X.shape) >= 0.3  # the mask is drawn as documented
-    assert np.allclose(out, np.where(keep, X / 0.7, 0), rtol=1e-15)
+    out = check.like(out, X, "dropout_forward's out")
+    assert np.allclose(out, np.where(KEEP, X / 0.7, 0), rtol=1e-15), "dropout_forward's out is not X * mask"
     evaluated, _ = student.call("nn.dropout.dropout_forward", X, 0.3, np.random.default_rng(3), training=False)
-    assert np.array_equal(evaluated, X)
+    check.equal(evaluated, X, "dropout_forward(training=False)'s out")
 
 
 @pytest.mark.graded("nn.dropout.dropout_backward")
 def test_dropout_backward(student):
-    out, cache = dropout_case(student)
+    """Judged with this test's own mask: a forward whose output is all zeros makes no backward right."""
+    _, cache = dropout_case(student)
     dout = np.random.default_rng(1).standard_normal(X.shape)
-    dx = student.call("nn.dropout.dropout_backward", dout, cache)
-    assert np.allclose(dx, np.where(out != 0, dout / 0.7, 0), rtol=1e-15)
+    dx = check.like(student.call("nn.dropout.dropout_backward", dout, cache), X, "dropout_backward's dx")
+    assert np.allclose(dx, np.where(KEEP, dout / 0.7, 0), rtol=1e-15), \
+        "dropout_backward's dx is not dout through the units dropout_forward(X, 0.3, default_rng(3)) keeps, / 0.7"
 
 
 def batchnorm_case():
@@ -120,10 +139,11 @@ def test_batchnorm_forward(student, training):
     expected = F.batch_norm(torch.tensor(x), torch_mean, torch_var, torch.tensor(gamma), torch.tensor(beta),
                             training, 0.1, 1e-5)
     running_mean, running_var = student.put(mean), student.put(var)  # updated in place while training
-    out, _ = student.call("nn.batchnorm.batchnorm_forward", x, gamma, beta, running_mean, running_var, training)
-    assert max_relative_error(out, expected.numpy()) < 1e-12
-    assert max_relative_error(student.get(running_mean), torch_mean.numpy()) < 1e-13
-    assert max_relative_error(student.get(running_var), torch_var.numpy()) < 1e-13
+    out, _ = check.results(student.call("nn.batchnorm.batchnorm_forward", x, gamma, beta, running_mean, running_var,
+                                        training), "batchnorm_forward", 2)
+    check.close(out, expected.numpy(), "batchnorm_forward's out", 1e-12)
+    check.close(student.get(running_mean), torch_mean.numpy(), "running_mean (updated in place)", 1e-13)
+    check.close(student.get(running_var), torch_var.numpy(), "running_var (updated in place)", 1e-13)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -133,16 +153,16 @@ def test_batchnorm_backward(student, training):
     backward_matches_autograd(
         student, "nn.batchnorm.batchnorm_forward", "nn.batchnorm.batchnorm_backward", (x, gamma, beta),
         lambda x, g, b: F.batch_norm(x, torch.tensor(mean), torch.tensor(var), g, b, training, 0.1, 1e-5),
-        extra=(mean, var, training))
+        extra=(mean, var, training), names=("dx", "dgamma", "dbeta"))
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1)])
 @pytest.mark.graded("nn.conv.conv2d_forward")
 def test_conv2d_forward(student, stride, padding):
     b = RNG.standard_normal(4)
-    out, _ = student.call("nn.conv.conv2d_forward", IMAGES, FILTERS, b, stride, padding)
+    out, _ = check.results(student.call("nn.conv.conv2d_forward", IMAGES, FILTERS, b, stride, padding), "conv2d_forward", 2)
     expected = F.conv2d(torch.tensor(IMAGES), torch.tensor(FILTERS), torch.tensor(b), stride, padding)
-    assert out.shape == expected.shape and max_relative_error(out, expected.numpy()) < 1e-10
+    check.close(out, expected.numpy(), "conv2d_forward's out", 1e-10)
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1)])
@@ -151,7 +171,7 @@ def test_conv2d_backward(student, stride, padding):
     b = RNG.standard_normal(4)
     backward_matches_autograd(student, "nn.conv.conv2d_forward", "nn.conv.conv2d_backward", (IMAGES, FILTERS, b),
                               lambda x, w, bias: F.conv2d(x, w, bias, stride, padding), extra=(stride, padding),
-                              tolerance=1e-9)
+                              tolerance=1e-9, names=("dx", "dw", "db"))
 
 
 POOLS = {"max": F.max_pool2d, "avg": F.avg_pool2d}
@@ -161,8 +181,8 @@ POOLS = {"max": F.max_pool2d, "avg": F.avg_pool2d}
                                   for kind in POOLS])
 @pytest.mark.parametrize("size, stride", [(2, 2), (3, 2)])
 def test_pool_forward(student, kind, size, stride):
-    out, _ = student.call(f"nn.conv.{kind}pool2d_forward", IMAGES, size, stride)
-    assert max_relative_error(out, POOLS[kind](torch.tensor(IMAGES), size, stride).numpy()) < 1e-12
+    out, _ = check.results(student.call(f"nn.conv.{kind}pool2d_forward", IMAGES, size, stride), f"{kind}pool2d_forward", 2)
+    check.close(out, POOLS[kind](torch.tensor(IMAGES), size, stride).numpy(), f"{kind}pool2d_forward's out", 1e-12)
 
 
 @pytest.mark.parametrize("kind", [pytest.param(kind, marks=pytest.mark.graded(f"nn.conv.{kind}pool2d_backward"))
@@ -183,7 +203,8 @@ def test_update_rule_step(student, name):
     theirs, options = UPDATE_RULES[name]
     rng = np.random.default_rng(0)
     initial = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
-    params = student.put(initial)  # the optimizer updates these arrays in place, inside the worker
+    arrays = {key: student.put(value) for key, value in initial.items()}  # each array kept on its own: in place?
+    params = student.put(arrays)  # a dict of those very arrays, which the optimizer updates, inside the worker
     tensors = {key: torch.tensor(value, requires_grad=True) for key, value in initial.items()}
     optimizer, expected = student.call(f"nn.optim.{name}", params, lr=0.01, **options), theirs(tensors.values(), lr=0.01, **options)
     for _ in range(4):
@@ -192,19 +213,34 @@ def test_update_rule_step(student, name):
         for key, tensor in tensors.items():
             tensor.grad = torch.tensor(grads[key])
         expected.step()
-    final = student.get(params)
+    final = check.same_keys(student.get(params), initial, f"{name}'s params")
     for key, tensor in tensors.items():
-        np.testing.assert_allclose(final[key], tensor.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=key)
+        expected_value = tensor.detach().numpy()
+        check.like(final[key], expected_value, f"params[{key!r}]")
+        assert np.allclose(final[key], expected_value, rtol=1e-12, atol=1e-15), f"params[{key!r}] differs from torch's"
+        check.equal(student.get(arrays[key]), final[key], f"params[{key!r}] (the array given, updated in place)")
 
 
 def student_model(student, sizes, **options):
-    """``(handle on the student's MLP, this tree's MLP holding the same initial params)``."""
+    """``(handle on the student's MLP, this tree's MLP)``, both holding this test's params.
+
+    The student's model gets them in its ``params`` dict: its own initial weights (all 0, say)
+    could make a wrong forward right. The biases are drawn too, so that none is 0.
+    """
     model = student.call("nn.model.MLP", sizes, dtype=np.float64, **options)
     ours = MLP(sizes, dtype=np.float64, **options)
-    initial = student.get(model, "params")
-    assert set(initial) == set(ours.params), f"the model's params are {sorted(initial)}, not {sorted(ours.params)}"
+    rng = np.random.default_rng(sum(sizes))
+    for value in ours.params.values():
+        if value.ndim == 1:  # the biases (0 as initialised)
+            value[:] = 0.1 * rng.standard_normal(value.shape)
+    initial = check.same_keys(student.get(model, "params"), ours.params, "the model's params")
     for name, value in ours.params.items():
-        np.copyto(value, initial[name])
+        check.like(initial[name], value, f"the model's params[{name!r}]")
+    params = student.attribute(model, "params")
+    student.method(params, "update", ours.params)
+    given = check.same_keys(student.get(params), ours.params, "the model's params")
+    for name, value in ours.params.items():
+        check.equal(given[name], value, f"the model's params[{name!r}] once set")
     return model, ours
 
 
@@ -213,18 +249,16 @@ def test_classifier_forward(student):
     model, ours = student_model(student, [6, 5, 4, 3], activation="tanh", seed=2)
     with torch.no_grad():
         expected = torch_twin(ours)(torch.tensor(X)).numpy()
-    assert max_relative_error(student.method(model, "scores", X), expected) < 1e-12
+    check.close(student.method(model, "scores", X), expected, "the model's scores", 1e-12)
 
 
 @pytest.mark.graded("nn.model.Classifier.backward")
 def test_classifier_backward(student):
     model, ours = student_model(student, [6, 5, 4, 3], activation="tanh", seed=2)
     y = np.array([0, 2, 1, 1, 0])
-    _, grads = student.method(model, "loss", X, y)
+    _, grads = check.results(student.method(model, "loss", X, y), "the model's loss", 2)
     _, expected = torch_loss_and_gradients(ours, X, y)
-    assert set(grads) == set(expected)
-    for name in grads:
-        assert max_relative_error(grads[name], expected[name]) < 1e-10, name
+    check.close_arrays(grads, expected, "the model's grads", 1e-10)
 
 
 @pytest.mark.graded("train.sgd_epoch")
@@ -237,6 +271,4 @@ def test_sgd_epoch_takes_the_batches_of_its_order_like_torch(student):
     params = student.attribute(model, "params")
     optimizer = student.call("nn.optim.SGD", params, lr=0.1, momentum=0.9)
     student.call("train.sgd_epoch", model, optimizer, X_train, y_train, epoch_orders(70, 1, 5)[0], 16)
-    trained, expected = student.get(params), torch_as_params(net)
-    for name, value in trained.items():
-        assert max_relative_error(value, expected[name]) < 1e-10, name
+    check.close_arrays(student.get(params), torch_as_params(net), "the model's params after sgd_epoch", 1e-10)
