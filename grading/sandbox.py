@@ -32,7 +32,7 @@ from grading import worker as wire
 
 NOBODY = 65534  # the unprivileged user a root grader's workers run as
 ZYGOTE_MEMORY = 256 << 20  # the cgroup's allowance beyond one worker's limit: the zygote and the next worker
-SANDBOX_PROCESSES = 4  # beyond a worker's limit: bwrap's init, the zygote, the next worker, one spare
+SANDBOX_PROCESSES = 4  # beyond a worker's limit: bwrap itself, the zygote, the worker, the next worker
 INSIDE = Path("/grade")  # the sandbox's own folder: code/ (read-only) and the worker script
 MAX_FILES, MAX_BYTES = 2000, 64 << 20  # what a student's helpers/ may hold
 
@@ -241,7 +241,7 @@ def _readable_roots() -> list[Path]:
 def _bwrap_command(bwrap: str, code: Path | None, drop_root: bool, tmp_bytes: int = 64 << 20) -> list[str]:
     """bwrap's arguments up to the command: read-only binds of the interpreter (and ``code`` at /grade)."""
     command = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-               "--die-with-parent", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+               "--die-with-parent", "--as-pid-1", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     if drop_root:  # root: no user namespace (it would map to root); setpriv below becomes nobody
         command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
@@ -257,6 +257,7 @@ def _bwrap_command(bwrap: str, code: Path | None, drop_root: bool, tmp_bytes: in
                 made.add(parent)
                 command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", str(root), str(INSIDE if root == code else root)]
+    command += ["--remount-ro", "/"]  # the root bwrap built: only the private /tmp stays writable
     return [*command, "--", *(_setpriv() if drop_root else [])]
 
 
