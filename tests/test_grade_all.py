@@ -303,6 +303,7 @@ def test_a_simulated_gradescope_run_scores_like_grade_all(autograder, class_fold
     assert len(hidden) == 1 and hidden[0]["visibility"] == "after_published" and hidden[0]["output"] == ""
     hidden_names = [n.split("::")[-1] for n, r in records[name]["results"].items() if r["hidden"]]
     assert not any(test_name in json.dumps(payload) for test_name in hidden_names)
+    assert f"isolation [{sandbox.probe().level}]" in payload["output"]  # the sandbox in force, said to all
 
 
 def test_gradescope_says_why_an_upload_is_not_graded(autograder, tmp_path):

@@ -139,12 +139,15 @@ for _target in [{str(REPO / "conftest.py")!r}, {str(REPO / "tests" / "planted_by
     pytest.param(PATCHING_CHEATS, id="patch-numpy-torch-pytest-gradcheck"),
     pytest.param(PEEKING_CHEATS, id="escape-then-read-solution-and-hidden-tests-write-outside",
                  marks=needs_sandbox),
+    pytest.param("import os\nif os.path.isdir('/grade') or os.getuid() == 65534:  # graded: cheat\n"
+                 + textwrap.indent(PEEKING_CHEATS, "    "), id="cheat-only-when-it-detects-the-grader",
+                 marks=needs_sandbox),
 ])
 def test_import_time_cheats_earn_nothing(tmp_path, planted):
     planted_files = [REPO / "conftest.py", REPO / "tests" / "planted_by_a_student.py"]
     try:
         results = grade.grade(student_copy(tmp_path, planted), only=PAIR)
-        assert score(results) <= 1 and len(results) == 2
+        assert score(results) == 1 and len(results) == 2  # exactly the honest score: relu_forward only
         assert all(not r["message"].startswith("not run") for r in results.values())
         assert not any(path.exists() for path in planted_files)
     finally:
