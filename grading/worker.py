@@ -338,7 +338,13 @@ def main(argv: list[str]) -> int:
 
     mode, code_dir, limits = argv[0], argv[1], json.loads(argv[2])
     if mode == "serve":
-        import numpy  # noqa: F401  (imported once, shared by every forked worker)
+        import importlib
+
+        for name in ["numpy", *json.loads(argv[4])]:  # imported once, shared by every forked worker
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001  (the worker that needs it will say why)
+                pass
         return zygote(code_dir, limits, int(argv[3]))
     protocol = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
