@@ -211,18 +211,26 @@ def grade_all(folder: Path, out: Path | None = None, workers: int | None = None,
         _write_text(out / GRADEBOOK, gradebook_csv(current))
 
     save()
+    jobs = [(archive, limits, only, hidden, inference, max_bytes, digests[archive], ids[archive], allow_weaker)
+            for archive in pending]
+    for record in _graded_in_parallel(jobs, workers, log):
+        stored[record["archive"]] = record
+        save()
+        _write_text(out / FEEDBACK / f"{record['student']}.md", feedback_markdown(record))
+    return [stored[archive.name] for archive in archives]
+
+
+def _graded_in_parallel(jobs: list[tuple], workers: int, log):
+    """:func:`grade_archive`'s records for ``jobs`` (its arguments) as they finish, ``workers`` at a time, with
+    a progress line each."""
     seconds, failures = [], 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(grade_archive, archive, limits, only, hidden, inference, max_bytes, digests[archive],
-                               ids[archive], allow_weaker) for archive in pending]
+        futures = [pool.submit(grade_archive, *job) for job in jobs]
         for done, future in enumerate(as_completed(futures), 1):
             record = future.result()
-            stored[record["archive"]] = record
             earned, possible = totals(record["results"])
             failures += record["status"] != "graded" or earned < possible
             seconds.append(record["seconds"])
-            save()
-            _write_text(out / FEEDBACK / f"{record['student']}.md", feedback_markdown(record))
+            yield record
             if log:
-                print(_progress(done, len(pending), record, failures, seconds, workers), file=log, flush=True)
-    return [stored[archive.name] for archive in archives]
+                print(_progress(done, len(jobs), record, failures, seconds, workers), file=log, flush=True)

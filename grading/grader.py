@@ -88,39 +88,45 @@ def grade(student: Path, hidden: Path | None = HIDDEN, only: str = "", limits: L
     sandbox.require(allow_weaker)
     files = graded_files(REPO / "tests") + (graded_files(Path(hidden)) if hidden and Path(hidden).is_dir() else [])
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        copy = Path(tmp) / "student"
+        copy, report, output = Path(tmp) / "student", Path(tmp) / "report.jsonl", Path(tmp) / "pytest.log"
         sandbox.copy_tree(student / "helpers", copy / "helpers")  # UnsafeCopy names a link or special file
-        student = copy
-        report, output = Path(tmp) / "report.jsonl", Path(tmp) / "pytest.log"
         command = [sys.executable, "-m", "pytest", *files, "-m", "graded", "-p", "grading.plugin", "-q",
-                   "-p", "no:cacheprovider", "-p", "no:unraisableexception",  # its full collections cost 0.3 s "--rootdir", str(REPO), "--student", str(student),
-                   "--grade-report", str(report), "--time-limit", str(limits.time_s),
-                   "--memory-limit", str(limits.memory / GIB), "--only", only,
+                   "-p", "no:cacheprovider", "-p", "no:unraisableexception",  # its full collections cost 0.3 s
+                   "--rootdir", str(REPO), "--student", str(copy), "--grade-report", str(report),
+                   "--time-limit", str(limits.time_s), "--memory-limit", str(limits.memory / GIB), "--only", only,
                    *(["--hidden-tests", str(hidden)] if hidden else [])]
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONNOUSERSITE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only grading.plugin: no installed plugin runs, none costs time
-        with open(output, "wb") as out:
-            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-            started, deadline, collected = time.monotonic(), time.monotonic() + STARTUP_S, {}
-            while process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-                if not collected:
-                    collected, _ = _read_report(report)
-                    if collected:
-                        deadline = started + bound_s(len({test["function"] for test in collected["collected"].values()}), limits)
-                        if log:
-                            print(f"grade: {len(collected['collected'])} graded tests; limits: {limits.describe()}; "
-                                  f"this grade ends within {deadline - started:.0f} s\n"
-                                  f"grade: {collected['isolation']}", file=log)
-            stopped = process.poll() is None
-            if stopped:
-                process.kill()
-                process.wait()
+        returncode, bound = _run_bounded(command, report, output, limits, log)
         collected, results = _read_report(report)
-        if not collected or process.returncode not in (0, 1, -9):  # 1: some tests failed; -9: stopped at the bound
+        if not collected or returncode not in (0, 1, None):  # 1: some tests failed; None: stopped at the bound
             tail = output.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the graded tests did not run (exit {process.returncode}):\n{tail}")
-    not_run = f"not run: the grade stopped at its bound of {deadline - started:.0f} s" if stopped else "not run"
+            raise RuntimeError(f"the graded tests did not run (exit {returncode}):\n{tail}")
+    not_run = "not run" if returncode is not None else f"not run: the grade stopped at its bound of {bound:.0f} s"
     return outcomes(collected["collected"], results, hidden, not_run)
+
+
+def _run_bounded(command: list[str], report: Path, output: Path, limits: Limits, log) -> tuple[int | None, float]:
+    """Run the graded tests' pytest until it ends or passes its bound (known once it has collected):
+    ``(its exit code, None if it was stopped; the bound in seconds)``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONNOUSERSITE": "1",
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only grading.plugin: no installed plugin runs, none costs time
+    with open(output, "wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    started, bound, collected = time.monotonic(), STARTUP_S, {}
+    while process.poll() is None and time.monotonic() < started + bound:
+        try:
+            process.wait(timeout=0.05 if not collected else max(0.0, started + bound - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        if not collected and (collected := _read_report(report)[0]):
+            bound = bound_s(len({test["function"] for test in collected["collected"].values()}), limits)
+            if log:
+                print(f"grade: {len(collected['collected'])} graded tests; limits: {limits.describe()}; "
+                      f"this grade ends within {bound:.0f} s\ngrade: {collected['isolation']}", file=log)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        return None, bound
+    return process.returncode, bound
 
 
 def outcomes(collected: dict, results: dict, hidden: Path | None, not_run: str = "not run") -> dict:

@@ -65,8 +65,8 @@ class Handle:
         return f"Handle({self.number})"
 
 
-def decode(body: bytes, lookup=Handle):
-    """The value of one message body (without its length); ``lookup(n)`` resolves handle ``n``."""
+def _header_and_arrays(body: bytes) -> tuple[dict, list[np.ndarray]]:
+    """A message body's JSON header and the arrays it names, each checked to fit the body."""
     try:
         (size,) = HEADER.unpack_from(body)
         header = json.loads(body[HEADER.size:HEADER.size + size])
@@ -80,6 +80,12 @@ def decode(body: bytes, lookup=Handle):
             offset += count * dtype.itemsize
     except (struct.error, ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
         raise WireError(f"malformed message: {err}") from None
+    return header, arrays
+
+
+def decode(body: bytes, lookup=Handle):
+    """The value of one message body (without its length); ``lookup(n)`` resolves handle ``n``."""
+    header, arrays = _header_and_arrays(body)
 
     def value(item):
         if item is None or isinstance(item, bool | int | float | str):
@@ -343,7 +349,7 @@ def main(argv: list[str]) -> int:
         for name in ["numpy", *json.loads(argv[4])]:  # imported once, shared by every forked worker
             try:
                 importlib.import_module(name)
-            except Exception:  # noqa: BLE001  (the worker that needs it will say why)
+            except Exception:  # the worker that needs it will say why
                 pass
         return zygote(code_dir, limits, int(argv[3]))
     protocol = os.fdopen(os.dup(1), "wb", buffering=0)
