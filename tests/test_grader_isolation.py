@@ -473,10 +473,17 @@ def test_replies_nobody_asked_for_are_refused_without_being_read(pool):
     assert pool.student_for("probe").call("probe.read", os.devnull) == 0
 
 
-def test_the_worker_starts_empty_with_a_minimal_environment(probe):
-    environment, folder, files = probe.call("probe.environment")
+def test_the_worker_starts_empty_and_sees_nothing_of_the_graders_environment(probe_copy, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET", "s3cret-token")
+    pool = Pool(probe_copy, Limits(time_s=20))
+    try:
+        environment, folder, files = pool.student_for("probe").call("probe.environment")
+    finally:
+        pool.close()
     assert files == [] and "worker-" in folder
-    assert set(environment) <= {"PATH", "HOME", "TMPDIR", "LANG", "SYSTEMROOT", "LC_CTYPE", "PWD"}  # Python and bwrap add the last two
+    assert "GRADER_SECRET" not in environment and "s3cret" not in str(environment)
+    assert set(environment) <= {"PATH", "HOME", "TMPDIR", "LANG", "SYSTEMROOT", "LC_CTYPE", "PWD",
+                                "KMP_DUPLICATE_LIB_OK"}  # set by Python, bwrap and threadpoolctl inside the worker
 
 
 def test_an_exception_in_student_code_is_reported_and_the_worker_goes_on(probe):
