@@ -20,10 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 import record
-from helpers import config
+from helpers.core import config
 from helpers.nn import MLP, SGD
 from helpers.reference import train_steps
-from helpers.runtime import blas_limit
+from helpers.core.runtime import blas_limit
 from helpers.train import batch_slices, evaluate, sgd_epoch, train
 from timing import best_time
 

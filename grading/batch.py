@@ -25,7 +25,8 @@ from pathlib import Path
 
 from grading.grader import HIDDEN, REPO, by_function, grade, totals
 from grading.boundary import Limits
-from helpers import artifacts, submission as submissions
+from helpers.handin import submission as submissions
+from helpers.store import artifacts
 
 RECORDS = "grades.json"
 GRADEBOOK = "gradebook.csv"

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from .nn import make_optimizer, softmax_cross_entropy, step_lr
-from .progress import tqdm
-from .runtime import blas_limit
+from helpers.nn import make_optimizer, softmax_cross_entropy, step_lr
+from helpers.core.progress import tqdm
+from helpers.core.runtime import blas_limit
 
 TRAIN, VALIDATION = "train", "validation"  # split names that train() gives meaning to
 

@@ -26,7 +26,7 @@ import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from helpers.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker, text_marker
+from helpers.notebook.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker, text_marker
 from instructor import student_repo as addresses
 
 REPO = Path(__file__).resolve().parents[1]

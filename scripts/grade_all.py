@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 from grading.batch import GRADEBOOK, grade_all  # noqa: E402
 from grading.boundary import MIB  # noqa: E402
 from grading.grader import add_options, limits_of  # noqa: E402
-from helpers.submission import MAX_BYTES  # noqa: E402
+from helpers.handin.submission import MAX_BYTES  # noqa: E402
 
 
 def main() -> int:

@@ -5,7 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
-from helpers import artifacts, config
+from helpers.core import config
+from helpers.store import artifacts
 
 
 def test_arrays_round_trip_with_manifest():

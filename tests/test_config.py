@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from helpers import config
+from helpers.core import config
 
 
 def test_profiles(monkeypatch):

@@ -17,7 +17,7 @@ import pytest
 
 from grading import worker as wire
 from grading.boundary import Limits, Pool, StudentError, WorkerFailure, sandbox_prefix
-from helpers import config
+from helpers.core import config
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
 import grade  # scripts/grade.py

@@ -15,9 +15,11 @@ import colab_simulation
 import numpy as np
 import pytest
 
-from helpers import artifacts, config
-from helpers import colab as colab_module
-from helpers.config import REPO_ROOT
+from helpers.core import config
+from helpers.store import artifacts
+from helpers.notebook import colab as colab_module
+from helpers.core.config import REPO_ROOT
+from helpers.notebook.run import notebook_setup
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # the instructor's address; in a release the student repository's, or none
@@ -52,7 +54,7 @@ def test_a_title_cell_with_its_badge_then_the_colab_cell(notebook):
         owner_name = REPOSITORY.removeprefix("https://github.com/")
         link = f"(https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook.name})"
         assert f"{BADGE}{link}" in source(cells[0]), f"{notebook.name}: its title cell has no Colab badge to {REPOSITORY}"
-    assert source(code_cells(notebook)[0]) == colab_module.CELL, f"{notebook.name}: its first code cell is not helpers.colab.CELL"
+    assert source(code_cells(notebook)[0]) == colab_module.CELL, f"{notebook.name}: its first code cell is not helpers.notebook.colab.CELL"
 
 
 def test_the_colab_cell_is_short():
@@ -98,15 +100,15 @@ def test_the_settings_cell_is_tagged_and_applied_by_the_setup_call(notebook):
     every_cell = json.loads(notebook.read_text())["cells"]
     assert every_cell[3]["id"] == cells[2]["id"], f"{notebook.name}: the setup cell must follow the settings cell"
     applying = source(cells[2]) + "\n"
-    setup = re.search(r"notebook = config\.notebook_setup\(\"(\w+)\", (.*)\)\n", applying)
-    assert setup and applying.find("config.") == setup.start() + len("notebook = "), \
-        f"{notebook.name}: the setup cell (after the settings cell) must call notebook = config.notebook_setup(...)"
+    setup = re.search(r"notebook = notebook_setup\(\"(\w+)\", (.*)\)\n", applying)
+    assert setup and applying.find("notebook_setup(") == setup.start() + len("notebook = "), \
+        f"{notebook.name}: the setup cell (after the settings cell) must call notebook = notebook_setup(...)"
     assert setup.group(1) == notebook.stem and setup.group(2).endswith(call), notebook.name
 
 
 def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
     from threadpoolctl import threadpool_info
-    run = config.notebook_setup("03_mlp_from_scratch", threads=True, profile="smoke", weights="random")
+    run = notebook_setup("03_mlp_from_scratch", threads=True, profile="smoke", weights="random")
     out = capsys.readouterr().out
     assert "PROFILE = 'smoke' (from the settings cell)" in out and f"{config.blas_threads()} BLAS thread(s)" in out
     assert all(pool["num_threads"] == config.blas_threads() for pool in threadpool_info() if pool["user_api"] == "blas")
@@ -117,13 +119,14 @@ def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
     results = run.save_results({"test accuracy": np.float64(0.5)})
     assert artifacts.load_json(results, producer="03_mlp_from_scratch") == {"test accuracy": 0.5}
     assert results.name == "03_mlp_from_scratch.json" and results.parent.name == "results"  # where make run reads it
-    assert config.notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
+    assert notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
 
 
 def test_a_deterministic_setup_limits_torch_threads_too():
     """torch, imported by the setup for determinism, gets the thread limit even when the notebook did not import it."""
-    script = ("from helpers import config\n"
-              "config.notebook_setup('06_two_layer_net', threads=True, deterministic=True, profile='smoke')\n"
+    script = ("from helpers.core import config\n"
+              "from helpers.notebook.run import notebook_setup\n"
+              "notebook_setup('06_two_layer_net', threads=True, deterministic=True, profile='smoke')\n"
               "import torch\n"
               "print(torch.get_num_threads(), config.blas_threads(), torch.are_deterministic_algorithms_enabled())")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "BUNDLE_BLAS_THREADS": "1"}
@@ -159,7 +162,7 @@ def test_on_colab_it_mounts_drive_and_installs_the_students_copy_from_it(colab, 
 def test_without_the_copy_in_drive_it_says_where_to_put_it(colab, tmp_path):
     report = colab(drive_holds_copy=False)
     copy = tmp_path / "root/content/drive/MyDrive/dl-from-scratch"
-    assert report["error"] == f"FileNotFoundError: [Errno 2] No such file or directory: '{copy}/helpers/colab.py'"
+    assert report["error"] == f"FileNotFoundError: [Errno 2] No such file or directory: '{copy}/helpers/notebook/colab.py'"
     assert report["ran"] == [["drive.mount", str(tmp_path / "root/content/drive")]] and report["helpers"] is None
 
 

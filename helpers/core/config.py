@@ -26,27 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from helpers.core.profiles import PROFILES, Profile
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the one definition of the repository root
 SHARED_DATA_FILES = {"CIFAR10_DIR": "cifar10-jpeg.tar.gz", "MNIST_DIR": "mnist.npz"}
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How much data and how many epochs a run uses."""
-
-    name: str
-    train_per_class: int | None  # None: every image
-    test_per_class: int | None
-    mlp_epochs: int
-    lr_step: int  # divide the learning rate by 10 every lr_step epochs
-    seed: int = 0
-
-
-PROFILES = {
-    # on 1,000 features an MLP epoch takes milliseconds: smoke keeps the seed schedule
-    "smoke": Profile("smoke", train_per_class=100, test_per_class=50, mlp_epochs=300, lr_step=100),
-    "full": Profile("full", train_per_class=None, test_per_class=None, mlp_epochs=300, lr_step=100),
-}
 
 
 def _named_profile(name: str, where: str) -> Profile:
@@ -70,7 +53,7 @@ class Setting:
 SETTINGS = {
     "profile": Setting("BUNDLE_PROFILE", "full", _named_profile),
     "weights": Setting("FEATURE_WEIGHTS", "imagenet"),  # checked by helpers.features when used
-    "submission": Setting("SUBMISSION", ""),  # checked by helpers.submission when opened
+    "submission": Setting("SUBMISSION", ""),  # checked by helpers.handin.submission when opened
 }
 
 
@@ -211,57 +194,3 @@ def submission() -> Path | None:
     """SUBMISSION: a submission archive for the quick-inference notebook to check, if any."""
     value = _setting("submission")
     return Path(value).expanduser() if value else None
-
-
-@dataclass(frozen=True)
-class NotebookRun:
-    """A notebook's chosen settings; saves artifacts with its name and those settings attached."""
-
-    producer: str
-    settings: dict  # what every artifact of the notebook records: profile (and weights when it uses them)
-
-    def _config(self, extra) -> dict:
-        return {**self.settings, **dict(extra or {})}
-
-    def save_arrays(self, name, config=None, **arrays):
-        """helpers.artifacts.save_arrays with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_arrays(name, self.producer, self._config(config), **arrays)
-
-    def save_json(self, name, obj, config=None):
-        """helpers.artifacts.save_json with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_json(name, obj, self.producer, self._config(config))
-
-    def save_model(self, name, model, config=None):
-        """helpers.artifacts.save_model with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_model(name, model, self.producer, self._config(config))
-
-    def save_params(self, name, params, config=None):
-        """helpers.artifacts.save_params with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_params(name, params, self.producer, self._config(config))
-
-    def save_results(self, results):
-        """helpers.artifacts.save_results with this notebook as producer: its headline figures for ``make run``."""
-        from helpers import artifacts
-        return artifacts.save_results(self.producer, results)
-
-
-def notebook_setup(producer: str, threads: bool = False, deterministic: bool = False, memory: bool = False,
-                   **settings) -> NotebookRun:
-    """Start a notebook: apply its settings cell (``profile=PROFILE, weights=WEIGHTS``...) and print them.
-
-    ``threads``, ``deterministic``, ``memory``: the process settings of ``helpers.runtime.apply`` (BLAS and
-    torch threads, torch runs that repeat bit for bit, malloc keeping freed memory), printed too.
-    Returns the run, whose ``save_*`` attach ``producer`` and the settings.
-    """
-    from helpers import runtime
-
-    apply_settings(**settings)
-    applied = runtime.apply(threads=threads, deterministic=deterministic, memory=memory)
-    if applied:
-        print(f"==== {', '.join(applied)} ====", flush=True)
-    recorded = {"profile": profile().name} | ({"weights": feature_weights()} if "weights" in settings else {})
-    return NotebookRun(producer, recorded)

@@ -3,11 +3,11 @@
 :func:`build` packs a profile's artifacts (parameter pickles, test features and labels, class
 names, reports, confusion matrices, predictions and probabilities, a few raw test images, the
 executed notebooks as HTML) with their manifests, plus ``environment.json`` (Python, packages,
-BLAS, CPU: ``helpers.runtime.environment``), the student's source (``source/helpers/`` and
+BLAS, CPU: ``helpers.core.runtime.environment``), the student's source (``source/helpers/`` and
 ``source/notebooks/`` without outputs: one hand-in for both quick inference and the autograder) and a top-level ``submission.json``
 listing every member with its sha256 and the digest of the packed ``helpers/``.
 :func:`open_submission` extracts such an archive and refuses it if a member is missing, altered,
-unlisted or has an unsafe name; after that the members load through :mod:`helpers.artifacts`
+unlisted or has an unsafe name; after that the members load through :mod:`helpers.store.artifacts`
 (checksummed, restricted unpickler) like local artifacts. :attr:`Submission.foreign_artifacts`
 lists the artifacts whose manifests record other code than the packed source (results made by
 other code): reported, never silently accepted.
@@ -24,7 +24,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from helpers import artifacts, config, runtime
+from helpers.core import config, runtime
+from helpers.store import artifacts
 
 FORMAT = 2
 TOP_MANIFEST = "submission.json"

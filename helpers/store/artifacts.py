@@ -29,7 +29,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from helpers import config
+from helpers.core import config
+from helpers.nn.architectures import generic_architecture
+from helpers.nn.model import Classifier
 
 
 class ArtifactError(RuntimeError):
@@ -137,7 +139,7 @@ def atomic_write(file: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # helpers/
 
 
 def code_files(package: Path = PACKAGE_DIR) -> list[Path]:
@@ -283,13 +285,10 @@ def load_model(name, producer: str | None = None, expect: Mapping | None = None,
                architecture: Mapping | None = None):
     """Verify and rebuild a model saved by :func:`save_model`, as the architecture it was saved with.
 
-    Every recorded form is read (``helpers.legacy.generic_architecture``). ``architecture`` entries
+    Every recorded form is read (``helpers.nn.architectures.generic_architecture``). ``architecture`` entries
     (e.g. ``{"input_shape": [512]}``) are checked against the recorded ones, in the ``Classifier``
     form: a mismatch is refused instead of silently building another network.
     """
-    from helpers.legacy import generic_architecture
-    from helpers.nn import Classifier
-
     file, manifest, arrays = _verified_params(name, producer, expect)
     if not isinstance(manifest.get("architecture"), dict):
         raise ArtifactError(f"{file} was saved without its architecture: rerun {_notebook(manifest.get('producer'))}")
