@@ -1,23 +1,11 @@
 """Run-time configuration, read from the environment in this one place.
 
-| variable            | meaning                                                          | default            |
-|---------------------|------------------------------------------------------------------|--------------------|
-| BUNDLE_PROFILE      | ``smoke`` (small stratified subset, few epochs) or ``full``      | ``full``           |
-| BUNDLE_ARTIFACTS    | where generated files go                                         | ``artifacts/``     |
-| BUNDLE_CACHE        | decoded data sets and feature caches (content-keyed)             | ``artifacts/cache``|
-| CIFAR10_DIR         | CIFAR-10 source: batches folder, image-folder tree or archive    | see below          |
-| MNIST_DIR           | MNIST source: ``mnist.npz`` or a folder holding it               | see below          |
-| CIFAR10_URL         | a download source tried first: the archive's address or folder   | none               |
-| MNIST_URL           | a download source tried first: a folder holding the .gz files    | none               |
-| FEATURE_WEIGHTS     | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random``    | ``imagenet``       |
-| BUNDLE_BLAS_THREADS | BLAS and torch threads for the small matrix products             | from the CPU count |
-| BUNDLE_PROGRESS     | ``text``: plain-text progress bars (the headless runner sets it) | widgets in Jupyter |
-| SUBMISSION          | a ``submission-*.zip`` for the quick-inference notebook          | none               |
-
-Data sources default to the offline copies in ``../shared/data`` beside the checkout when they
-exist (this project's machines), else to a download. Values are read when asked for, not at
-import, so a test can change them. A notebook's settings cell overrides profile, weights and
-submission for its kernel through :func:`apply_settings`.
+Every environment variable is declared once, in :data:`VARIABLES` (its meaning and default);
+docs/CONFIGURATION.md's table is :func:`variables_table` (``python -m helpers.core.config`` prints
+it; tests/test_config.py checks the page against it). Data sources default to the offline copies in
+``../shared/data`` beside the checkout when they exist (this project's machines), else to a
+download. Values are read when asked for, not at import, so a test can change them. A notebook's
+settings cell overrides profile, weights and submission for its kernel through :func:`apply_settings`.
 """
 from __future__ import annotations
 
@@ -41,26 +29,69 @@ def _named_profile(name: str, where: str) -> Profile:
 
 
 @dataclass(frozen=True)
+class Variable:
+    """An environment variable: what it means and its default, as docs/CONFIGURATION.md shows them."""
+
+    name: str
+    meaning: str  # Markdown
+    default: str  # Markdown, for the page
+    value: str = ""  # what the code takes when it is unset or blank ("": none)
+
+
+VARIABLES = {variable.name: variable for variable in (
+    Variable("BUNDLE_PROFILE", "`full` (all data, the seeds' hyperparameters) or `smoke` (100/50 images per class, few epochs)",
+             "`full` (`smoke` under `make test`)", "full"),
+    Variable("FEATURE_WEIGHTS", "`imagenet` (torchvision download, `TORCH_HOME` cache), a local state_dict path, or `random`",
+             "`imagenet` (`random` under `make test`)", "imagenet"),
+    Variable("CIFAR10_DIR", "`cifar-10-batches-py` folder, image-folder tree `train/<class>/*`, `test/<class>/*`, or a "
+             "`.tar.gz`/`.zip` of one; empty: download",
+             "`../shared/data/cifar10-jpeg.tar.gz` beside the checkout when present, else download"),
+    Variable("MNIST_DIR", "a `mnist.npz` (or a folder holding it)", "`../shared/data/mnist.npz` when present, else download"),
+    Variable("CIFAR10_URL", "a download source tried first: the archive's address or a folder holding it", "none"),
+    Variable("MNIST_URL", "a download source tried first: a folder holding the `.gz` files", "none"),
+    Variable("BUNDLE_ARTIFACTS", "where generated files go",
+             "`artifacts/` of the checkout (found from the current folder after a plain `pip install`; "
+             "`/content/artifacts` on Colab)"),
+    Variable("BUNDLE_CACHE", "decoded data sets and feature caches, keyed by their content (sharing one between runs "
+             "saves work and cannot change a result)", "`cache/` inside `BUNDLE_ARTIFACTS`"),
+    Variable("BUNDLE_BLAS_THREADS", "BLAS and torch threads of the notebooks that train (03, 06, 07)",
+             "1 on up to 2 CPUs, else half the CPUs, at most 4 (see below)"),
+    Variable("BUNDLE_PROGRESS", "`text`: plain-text progress bars (the headless runner sets it)", "widgets in Jupyter"),
+    Variable("SUBMISSION", "a `submission-*.zip` for `05_quick_inference` to check (see [GRADING.md](GRADING.md))",
+             "none: this tree's artifacts"),
+)}
+
+
+def variables_table() -> str:
+    """The Markdown table of :data:`VARIABLES`, as docs/CONFIGURATION.md holds it."""
+    rows = [f"| `{v.name}` | {v.meaning} | {v.default} |" for v in VARIABLES.values()]
+    return "\n".join(["| variable | meaning | default |", "|---|---|---|", *rows])
+
+
+def _env(name: str) -> str:
+    """Variable ``name`` of :data:`VARIABLES`, stripped; its declared value when unset or blank."""
+    return os.environ.get(VARIABLES[name].name, "").strip() or VARIABLES[name].value
+
+
+@dataclass(frozen=True)
 class Setting:
-    """A choice a notebook's settings cell can make, backed by an environment variable."""
+    """A choice a notebook's settings cell can make, backed by an environment variable of :data:`VARIABLES`."""
 
     variable: str
-    default: str
     check: Callable[[str, str], object] | None = None  # check(value, where) raises if value is wrong
 
 
 # keyword of apply_settings (the settings cell's variable in lower case) -> what backs it
 SETTINGS = {
-    "profile": Setting("BUNDLE_PROFILE", "full", _named_profile),
-    "weights": Setting("FEATURE_WEIGHTS", "imagenet"),  # checked by helpers.features when used
-    "submission": Setting("SUBMISSION", ""),  # checked by helpers.handin.submission when opened
+    "profile": Setting("BUNDLE_PROFILE", _named_profile),
+    "weights": Setting("FEATURE_WEIGHTS"),  # checked by helpers.features when used
+    "submission": Setting("SUBMISSION"),  # checked by helpers.handin.submission when opened
 }
 
 
 def _setting(name: str) -> str:
     """Setting ``name``: its environment variable, else its default."""
-    setting = SETTINGS[name]
-    return os.environ.get(setting.variable, "").strip() or setting.default
+    return _env(SETTINGS[name].variable)
 
 
 def apply_settings(source: str = "the settings cell", **values: str | os.PathLike | None) -> None:
@@ -194,3 +225,7 @@ def submission() -> Path | None:
     """SUBMISSION: a submission archive for the quick-inference notebook to check, if any."""
     value = _setting("submission")
     return Path(value).expanduser() if value else None
+
+
+if __name__ == "__main__":
+    print(variables_table())
