@@ -197,22 +197,14 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
           progress=True, optimizer="sgd"):
     """Train ``model`` in place with minibatch SGD and return a ``History``.
 
-    The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``. After every epoch the
-    loss and accuracy of every split are computed on the whole split: ``"train"`` and each
-    ``(X, y)`` of ``eval_sets`` (a dict such as ``{"validation": ..., "test": ...}``) under
-    its name. ``val_fraction > 0`` holds that share of ``X_train`` out as the
-    ``"validation"`` split instead (``make_splits``).
-
-    The rule for the returned model: with a validation split and ``restore_best`` (the
-    default) it holds the parameters of the epoch with the lowest validation loss,
-    otherwise those of the last epoch run; ``History.model_epoch`` says which (``BestEpoch``).
-    ``patience`` (needs a validation split) stops training after that many epochs without
-    a lower validation loss.
-
-    ``optimizer`` is a name in ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``
-    (see ``helpers.nn.make_optimizer``); ``momentum`` applies to ``"sgd"``. Steps run the model in
-    training mode (``model.loss``), evaluation in evaluation mode (``model.scores``); restoring
-    the best epoch restores the non-learned ``model.state`` (e.g. running statistics) with the params.
+    The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``; ``optimizer``: a name in
+    ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer`` (``momentum`` applies to "sgd").
+    After every epoch every split is evaluated whole: ``"train"``, each ``(X, y)`` of ``eval_sets``
+    under its name, and ``"validation"``, the share ``val_fraction`` of ``X_train`` held out (``make_splits``).
+    With a validation split and ``restore_best`` the model ends with the params (and ``model.state``)
+    of the epoch with the lowest validation loss, else with the last epoch's (``BestEpoch``;
+    ``History.model_epoch`` says which); ``patience`` stops after that many epochs without a lower
+    one. Steps run in training mode (``model.loss``), evaluation in evaluation mode (``model.scores``).
     Threads are the caller's: ``with helpers.core.runtime.blas_limit(): train(...)``, or a notebook's
     ``notebook_setup(threads=True)``.
     """
