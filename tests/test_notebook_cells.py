@@ -25,6 +25,7 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # the instructor's address; in a release the student repository's, or none
 REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"].get("urls", {}).get("Repository")
 MAX_COLAB_LINES = 6  # code lines of the Colab cell (comments not counted)
+MAX_CELL_LINES = 20  # lines of any code cell, comments and blank lines included: one idea per cell
 MAX_START_LINES = 15  # code lines before the first markdown cell after the title: Colab, settings, setup
 DRIVE = "/content/drive/MyDrive"
 
@@ -190,3 +191,21 @@ def test_readme_has_an_open_in_colab_badge_per_notebook():
         link = f"(https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook.name})"
         assert f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]{link}" in readme, \
             f"README.md has no Open-in-Colab badge for {notebook.name} pointing at {REPOSITORY}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_no_code_cell_is_longer_than_20_lines(notebook):
+    long = [f"code cell {number}: {len(source(cell).splitlines())} lines"
+            for number, cell in enumerate(code_cells(notebook), 1) if len(source(cell).splitlines()) > MAX_CELL_LINES]
+    assert not long, f"{notebook.name}: split these cells, one idea each:\n" + "\n".join(long)
+
+
+CLOSING_CHECKS = ("03_mlp_from_scratch.ipynb", "05_quick_inference.ipynb", "07_cnn_from_scratch.ipynb")
+
+
+@pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if nb.name in CLOSING_CHECKS], ids=lambda nb: nb.name)
+def test_the_checks_close_the_notebook(notebook):
+    """A "## Checks" section holds the asserts of the results, just before the headline figures are saved."""
+    cells = json.loads(notebook.read_text())["cells"]
+    assert source(cells[-3]).startswith("## Checks"), f"{notebook.name}: no closing '## Checks' section"
+    assert "assert " in source(cells[-2]) and "save_results(" in source(cells[-1]), notebook.name

@@ -38,6 +38,13 @@ class NotebookRun:
         """helpers.store.artifacts.save_params with this notebook as producer and its settings (plus ``config``)."""
         return artifacts.save_params(name, params, self.producer, self._config(config))
 
+    def save_run(self, name, model, history, config, model_file=None):
+        """Save a training run with the settings that made it: the model (``{name}_model_params.pkl``, or
+        ``model_file``) and its history (``{name}_history.json``), both recording ``{"model": name, **config}``."""
+        config = {"model": name, **config}
+        self.save_model(model_file or f"{name}_model_params.pkl", model, config)
+        return self.save_json(f"{name}_history.json", history.to_dict(), config)
+
     def save_results(self, results):
         """helpers.store.artifacts.save_results with this notebook as producer: its headline figures for ``make run``."""
         return artifacts.save_results(self.producer, results)
