@@ -187,8 +187,8 @@ def rotate(images: np.ndarray, degrees: Any, fill: int = 0) -> np.ndarray:
 
 
 def _rotate_block(images: np.ndarray, angles: np.ndarray, fill: int) -> np.ndarray:
-    """``rotate`` for one block: images uint8 [n, H, W, 3], angles (n,) in radians (counter-clockwise > 0), fill
-    0..255. Returns a new uint8 [n, H, W, 3] array, rounded half to even and clipped (see ``rotate``)."""
+    """``rotate`` for one block: images uint8 [n, H, W, 3]; angles (n,), radians, counter-clockwise > 0; fill 0..255.
+    Returns a new uint8 [n, H, W, 3] array, rounded half to even and clipped (see ``rotate``)."""
     n, height, width, _ = images.shape
     ### BEGIN SOLUTION: return the block rotated about each image centre by `angles` (radians, counter-clockwise > 0), bilinear by inverse mapping, `fill` outside, as uint8 [N, H, W, 3]
     cos, sin = (np.cos(angles).astype(np.float32)[:, None, None], np.sin(angles).astype(np.float32)[:, None, None])
