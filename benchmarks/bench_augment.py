@@ -2,7 +2,7 @@
 
     python benchmarks/bench_augment.py [--n 10000] [--seed 0] [--torch-n 2000] [--torch-threads K]
 
-Images: the first --n CIFAR-10 training images when CIFAR10_DIR is set and helpers.data
+Images: the first --n CIFAR-10 training images when CIFAR10_DIR is set and helpers.data.datasets
 imports, random uint8 images otherwise (throughput does not depend on the content).
 
 NumPy: the whole batch at once (best of 3). Its element-wise work runs on one core; only
@@ -27,8 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 import record
-from helpers import augment, config
-from helpers.data import load_cifar10, random_subset
+from helpers import augment
+from helpers.core import config
+from helpers.data.datasets import load_cifar10, random_subset
 from timing import best_time
 
 

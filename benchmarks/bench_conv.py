@@ -8,7 +8,7 @@ for the input, grads set to None between steps). Each side runs with 1 and with 
 steps after ``--warmup`` steps. The last line compares each side at its faster thread count:
 ``numpy_s=<x> torch_s=<y> ratio=<x/y>``.
 
-Both sides run in one process after ``helpers.runtime.keep_freed_memory()`` (glibc malloc keeps
+Both sides run in one process after ``helpers.core.runtime.keep_freed_memory()`` (glibc malloc keeps
 freed arrays for reuse instead of page-faulting fresh memory every step), as the notebooks do;
 ``--default-malloc`` measures without it.
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import record
 from helpers.nn.cnn import CNN
 from helpers.reference import torch_twin
-from helpers.runtime import blas_limit, keep_freed_memory
+from helpers.core.runtime import blas_limit, keep_freed_memory
 from timing import best_time
 
 INPUT_SHAPE = (3, 32, 32)

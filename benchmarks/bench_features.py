@@ -1,4 +1,4 @@
-"""Images per second of helpers.features.extract_features: compiled, eager, and a plain PyTorch loop.
+"""Images per second of helpers.features.extract.extract_features: compiled, eager, and a plain PyTorch loop.
 
 All three turn the same 2,048 real CIFAR-10 test images into ResNet18 features with the same
 weights, one after the other in this run. The baseline is what one writes first: torchvision
@@ -31,9 +31,12 @@ from torchvision import transforms
 from tqdm import tqdm
 
 import record
-from helpers import config, features
-from helpers.data import load_cifar10
-from helpers.runtime import cpu_model
+from helpers.core.device import cpu_supports_bf16, cxx_compiler, pick_device, resolve_precision
+from helpers.features.extract import IMAGENET_MEAN, IMAGENET_STD, Extractor, extract_features
+from helpers.features.weights import describe_weights, load_backbone
+from helpers.core import config
+from helpers.data.datasets import load_cifar10
+from helpers.core.runtime import cpu_model
 from timing import best_time
 
 GFLOP_PER_IMAGE = 3.64  # ResNet18 at 224x224: 1.82 G multiply-adds per image
@@ -45,7 +48,7 @@ def baseline_img_s(images: np.ndarray, model: torch.nn.Module, device: torch.dev
     transform = transforms.Compose([
         transforms.ToTensor(),
         transforms.Resize(224),
-        transforms.Normalize(features.IMAGENET_MEAN, features.IMAGENET_STD),
+        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
     ])
     start = time.perf_counter()
     with torch.inference_mode():
@@ -58,15 +61,15 @@ def baseline_img_s(images: np.ndarray, model: torch.nn.Module, device: torch.dev
 def helper_img_s(images: np.ndarray, weights: str) -> float:
     """The eager helper path, end to end (loading and preparing the backbone included)."""
     start = time.perf_counter()
-    features.extract_features(images, weights, progress=False, backend="eager")
+    extract_features(images, weights, progress=False, backend="eager")
     return len(images) / (time.perf_counter() - start)
 
 
 def compiled_img_s(images: np.ndarray, weights: str, device: torch.device) -> tuple[float, float]:
     """(seconds to the first 64 features, loading and compiling included; steady img/s after that)."""
     start = time.perf_counter()
-    backbone, _ = features.load_backbone(weights, device)
-    extractor = features._Extractor(backbone, device, features.resolve_precision("auto", device), 224, 64, "compiled")
+    backbone, _ = load_backbone(weights, device)
+    extractor = Extractor(backbone, device, resolve_precision("auto", device), 224, 64, "compiled")
     bar = tqdm(disable=True)
     extractor(images[:64], bar)
     first = time.perf_counter() - start
@@ -105,18 +108,18 @@ def main() -> None:
     test_images, _, _ = load_cifar10("test")
     pick = np.random.default_rng(0).choice(len(test_images), args.n, replace=False)
     images = test_images[np.sort(pick)]
-    device = features.pick_device()
-    print(f"{len(images)} CIFAR-10 test images, weights: {features.describe_weights(args.weights)}")
+    device = pick_device()
+    print(f"{len(images)} CIFAR-10 test images, weights: {describe_weights(args.weights)}")
     print(f"device {device}, torch threads {torch.get_num_threads()}, helper precision "
-          f"{features.resolve_precision('auto', device)} (CPU has native bf16: {features.cpu_supports_bf16()})")
-    print(f"CPU: {cpu_model()}, C++ compiler for torch.compile: {features.cxx_compiler()}")
+          f"{resolve_precision('auto', device)} (CPU has native bf16: {cpu_supports_bf16()})")
+    print(f"CPU: {cpu_model()}, C++ compiler for torch.compile: {cxx_compiler()}")
 
     # eager paths first: compiling leaves worker processes and caches behind that could skew them
-    precision = features.resolve_precision("auto", device)
+    precision = resolve_precision("auto", device)
     gflop_s_before = gemm_gflop_s(device, precision)  # the ceiling before and after the helpers: the best counts
     eager = helper_img_s(images, args.weights)
     print(f"eager    extract_features: {eager:7.1f} img/s")
-    model, _ = features.load_backbone(args.weights, device)
+    model, _ = load_backbone(args.weights, device)
     baseline = baseline_img_s(images, model, device)
     print(f"baseline per-image loop:   {baseline:7.1f} img/s")
     first, compiled = compiled_img_s(images, args.weights, device)

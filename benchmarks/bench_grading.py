@@ -25,13 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: helpers, grading
+from helpers.core.config import REPO_ROOT as REPO
 sys.path.insert(0, str(REPO / "tests"))
 
-import record  # noqa: E402
-from grading.batch import grade_all  # noqa: E402
-from test_grade_all import pack_source  # noqa: E402  (the source-only archive of a copy)
+import record
+from grading.batch import grade_all
+from test_grade_all import pack_source
 
 CORES = 16  # the machine the projection is for
 BASELINE = "50889f6"  # the last grader that started one unshare'd worker process per graded function

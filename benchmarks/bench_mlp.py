@@ -4,7 +4,7 @@ Both sides train a [dim, hidden, classes] ReLU net in float32 with plain SGD on 
 batch size, and both reshuffle the data every epoch (included in the timing). Each
 figure is the best of 3 timed runs after a warm-up epoch. The last line reads
 ``numpy_epoch_s=<x> torch_epoch_s=<y> ratio=<x/y>`` (NumPy with the BLAS threads
-``helpers.train.train`` uses here, ``config.blas_threads()``, against PyTorch's faster thread count).
+the notebooks give ``helpers.train.train`` (``config.blas_threads()``), against PyTorch's faster thread count).
 
     python benchmarks/bench_mlp.py --n 100000 --dim 512 --epochs 1 --batch 64 [--full]
 """
@@ -20,10 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 import record
-from helpers import config
+from helpers.core import config
 from helpers.nn import MLP, SGD
 from helpers.reference import train_steps
-from helpers.runtime import blas_limit
+from helpers.core.runtime import blas_limit
 from helpers.train import batch_slices, evaluate, sgd_epoch, train
 from timing import best_time
 
@@ -129,8 +129,9 @@ def main():
     for threads, epoch_s in numpy_times.items():
         print(f"{SEED_EPOCHS} epochs incl. evaluation, {threads} BLAS thread(s) for the steps: "
               f"~{(epoch_s + eval_s) * SEED_EPOCHS:.1f} s")
-    history = train(model, X_train, y_train, epochs=3, batch_size=args.batch, eval_sets={"test": (X_test, y_test)},
-                    progress=False)
+    with blas_limit():  # as the notebooks run it: notebook_setup(threads=True)
+        history = train(model, X_train, y_train, epochs=3, batch_size=args.batch, eval_sets={"test": (X_test, y_test)},
+                        progress=False)
     print(f"train() with defaults: median epoch incl. evaluation {np.median(history.epoch_time):.3f} s")
     figures = [*(record.figure(f"NumPy sgd_epoch, {threads} BLAS thread(s)", s, "s") for threads, s in numpy_times.items()),
                *(record.figure(f"torch, {threads} thread(s)", s, "s") for threads, s in torch_times.items()),
@@ -138,8 +139,9 @@ def main():
                record.figure("train() median epoch incl. evaluation", np.median(history.epoch_time), "s")]
     if args.full:
         start = time.perf_counter()
-        history = train(MLP(layer_sizes), X_train, y_train, epochs=SEED_EPOCHS, batch_size=args.batch,
-                        eval_sets={"test": (X_test, y_test)}, progress=False)
+        with blas_limit():
+            history = train(MLP(layer_sizes), X_train, y_train, epochs=SEED_EPOCHS, batch_size=args.batch,
+                            eval_sets={"test": (X_test, y_test)}, progress=False)
         full_s = time.perf_counter() - start
         print(f"full {SEED_EPOCHS}-epoch train(): {full_s:.1f} s, final test accuracy {history.acc['test'][-1]:.4f}")
         figures.append(record.figure(f"full {SEED_EPOCHS}-epoch train() incl. evaluation", full_s, "s"))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from helpers import config
-from helpers.runtime import commit, environment
+from helpers.core import config
+from helpers.core.runtime import commit, environment
 
 # CPU features that decide which kernels torch and the BLAS can use
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
@@ -35,7 +35,7 @@ def cpu_flags() -> list[str]:
 
 
 def machine() -> dict:
-    """The machine a benchmark ran on: ``helpers.runtime.environment()`` plus the CPU's flags."""
+    """The machine a benchmark ran on: ``helpers.core.runtime.environment()`` plus the CPU's flags."""
     return {**environment(), "cpu_flags": cpu_flags()}
 
 

@@ -1,7 +1,7 @@
 """Grading a class: every submission archive of a folder, in parallel, into a gradebook and feedback.
 
 :func:`grade_archive` grades one archive (``make submission``'s, or any with ``source/helpers/``):
-it is opened with :func:`helpers.submission.open_source` into its own temporary folder and its
+it is opened with :func:`helpers.handin.submission.open_source` into its own temporary folder and its
 ``source/`` graded by :func:`grading.grader.grade` in its own grader process. A refused archive
 (corrupt, truncated, oversized, altered, unsafe) gives a record saying why. :func:`grade_all`
 runs :func:`grade_archive` for every ``*.zip`` of a folder on a pool of threads (each waits on
@@ -29,7 +29,8 @@ from pathlib import Path
 from grading.grader import HIDDEN, REPO, by_function, grade, totals
 from grading import sandbox
 from grading.boundary import Limits
-from helpers import artifacts, submission as submissions
+from helpers.handin import submission as submissions
+from helpers.store import artifacts
 
 RECORDS = "grades.json"
 GRADEBOOK = "gradebook.csv"

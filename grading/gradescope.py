@@ -25,7 +25,8 @@ from pathlib import Path
 from grading import sandbox
 from grading.boundary import Limits
 from grading.grader import HIDDEN, REPO, grade, graded_files, table, totals
-from helpers import artifacts, submission as submissions
+from helpers.handin import submission as submissions
+from helpers.store import artifacts
 
 HIDDEN_VISIBILITY = "after_published"
 SETUP_SH = """#!/usr/bin/env bash

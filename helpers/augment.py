@@ -103,6 +103,23 @@ def _blockwise(block_op: Callable[..., np.ndarray], images: np.ndarray, *per_ima
 
 
 # ----------------------------------------------------------------------------- crop
+def _checked_crop(images, offsets, padding, mode, fill) -> np.ndarray:
+    """``crop``'s arguments checked (a ValueError naming the wrong one); returns the offsets as ints [N, 2]."""
+    _check_images(images)
+    _check_fill(fill)
+    if mode not in PAD_MODES:
+        raise ValueError(f"mode: expected one of {PAD_MODES}, got {mode!r}")
+    if not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"padding: expected an int >= 0, got {padding!r}")
+    offsets = _per_image(offsets, len(images), "offsets", np.intp, pairs=True)
+    if offsets.min(initial=0) < 0 or offsets.max(initial=0) > 2 * padding:
+        raise ValueError(
+            f"offsets: expected every (dy, dx) in 0..2*padding = 0..{2 * padding} "
+            f"(padding={padding}), got values in {offsets.min()}..{offsets.max()}"
+        )
+    return offsets
+
+
 def crop(
     images: np.ndarray, offsets: Any, padding: int, mode: str = "reflect", fill: int = 0
 ) -> np.ndarray:
@@ -121,19 +138,8 @@ def crop(
     source-index map, ``np.pad(arange)``, and all crops are one gather from ``images``.
     END SOLUTION TEXT
     """
-    _check_images(images)
-    _check_fill(fill)
-    if mode not in PAD_MODES:
-        raise ValueError(f"mode: expected one of {PAD_MODES}, got {mode!r}")
-    if not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(f"padding: expected an int >= 0, got {padding!r}")
+    offsets = _checked_crop(images, offsets, padding, mode, fill)
     n, height, width, channels = images.shape
-    offsets = _per_image(offsets, n, "offsets", np.intp, pairs=True)
-    if offsets.min(initial=0) < 0 or offsets.max(initial=0) > 2 * padding:
-        raise ValueError(
-            f"offsets: expected every (dy, dx) in 0..2*padding = 0..{2 * padding} "
-            f"(padding={padding}), got values in {offsets.min()}..{offsets.max()}"
-        )
     ### BEGIN SOLUTION: return the [N, H, W, C] uint8 crops: each image padded by `padding` (np.pad `mode`; `fill` for constant) and cut at its (dy, dx) offset
     pad_options = {"constant_values": -1} if mode == "constant" else {}  # -1 marks padding
     row_map = np.pad(np.arange(height), padding, mode=mode, **pad_options)
@@ -181,16 +187,11 @@ def rotate(images: np.ndarray, degrees: Any, fill: int = 0) -> np.ndarray:
 
 
 def _rotate_block(images: np.ndarray, angles: np.ndarray, fill: int) -> np.ndarray:
-    """``rotate`` for one block of images.
-
-    Inputs: images uint8 [n, H, W, 3]; angles (n,) in radians, counter-clockwise > 0; fill 0..255.
-    Returns the rotated block, a new uint8 [n, H, W, 3] array, rounded half to even and clipped
-    (see ``rotate`` for the interpolation and the border).
-    """
+    """``rotate`` for one block: images uint8 [n, H, W, 3]; angles (n,), radians, counter-clockwise > 0; fill 0..255.
+    Returns a new uint8 [n, H, W, 3] array, rounded half to even and clipped (see ``rotate``)."""
     n, height, width, _ = images.shape
     ### BEGIN SOLUTION: return the block rotated about each image centre by `angles` (radians, counter-clockwise > 0), bilinear by inverse mapping, `fill` outside, as uint8 [N, H, W, 3]
-    cos = np.cos(angles).astype(np.float32)[:, None, None]
-    sin = np.sin(angles).astype(np.float32)[:, None, None]
+    cos, sin = (np.cos(angles).astype(np.float32)[:, None, None], np.sin(angles).astype(np.float32)[:, None, None])
     # Output pixel offsets from the image centre, and that centre in the coordinates of the
     # image with a one-pixel fill border (built below).
     dy = (np.arange(height, dtype=np.float32) - (height - 1) / 2)[:, None]
@@ -201,10 +202,8 @@ def _rotate_block(images: np.ndarray, angles: np.ndarray, fill: int) -> np.ndarr
     # far border so that its right/bottom neighbour exists.
     src_x = np.clip((cos * dx + center_x) - sin * dy, 0, width + 1)
     src_y = np.clip((sin * dx + center_y) + cos * dy, 0, height + 1)
-    left = np.minimum(np.floor(src_x), width)
-    top = np.minimum(np.floor(src_y), height)
-    weight_x = src_x - left  # [N, H, W], in 0..1
-    weight_y = src_y - top
+    left, top = np.minimum(np.floor(src_x), width), np.minimum(np.floor(src_y), height)
+    weight_x, weight_y = src_x - left, src_y - top  # [N, H, W], in 0..1
     row_len = width + 2
     top_left = (top * row_len + left).astype(np.intp)
     top_left += np.arange(n)[:, None, None] * ((height + 2) * row_len)

@@ -24,7 +24,7 @@ them 2x2 -> 36 x 6 x 6 = 1296 features per image.
 import numpy as np
 
 from helpers.nn.conv import conv2d_forward, maxpool2d_forward
-from helpers.progress import tqdm
+from helpers.core.progress import tqdm
 
 SIZE = 17
 SCALES = (1.0, np.sqrt(2.0), 2.0)

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from .nn import make_optimizer, softmax_cross_entropy, step_lr
-from .progress import tqdm
-from .runtime import blas_limit
+
+from helpers.core.progress import tqdm
+from helpers.nn import make_optimizer, softmax_cross_entropy, step_lr
 
 TRAIN, VALIDATION = "train", "validation"  # split names that train() gives meaning to
 
@@ -137,32 +137,9 @@ def _named_sets(model, eval_sets):
     return checked
 
 
-def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=100, lr_gamma=0.1,
-          momentum=0.0, seed=0, eval_sets=None, val_fraction=0.0, patience=None, restore_best=True,
-          progress=True, blas_threads=None, optimizer="sgd"):
-    """Train ``model`` in place with minibatch SGD and return a ``History``.
-
-    The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``. After every epoch the
-    loss and accuracy of every split are computed on the whole split: ``"train"`` and each
-    ``(X, y)`` of ``eval_sets`` (a dict such as ``{"validation": ..., "test": ...}``) under
-    its name. ``val_fraction > 0`` holds that share of ``X_train`` out as the
-    ``"validation"`` split instead.
-
-    The rule for the returned model: with a validation split and ``restore_best`` (the
-    default) it holds the parameters of the epoch with the lowest validation loss,
-    otherwise those of the last epoch run; ``History.model_epoch`` says which.
-    ``patience`` (needs a validation split) stops training after that many epochs without
-    a lower validation loss.
-
-    The SGD steps run with ``blas_threads`` BLAS threads (None: ``config.blas_threads()``,
-    chosen from the machine), the evaluation (larger products: 100k rows in 0.06 s with two
-    threads, 0.085 s with one) with the process default.
-
-    ``optimizer`` is a name in ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer``
-    (see ``helpers.nn.make_optimizer``); ``momentum`` applies to ``"sgd"``. Steps run the model in
-    training mode (``model.loss``), evaluation in evaluation mode (``model.scores``); restoring
-    the best epoch restores the non-learned ``model.state`` (e.g. running statistics) with the params.
-    """
+def make_splits(model, X_train, y_train, eval_sets=None, val_fraction=0.0, seed=0):
+    """``{"train": (X, y), **others}``: the training rows first, then each set of ``eval_sets`` and, when
+    ``val_fraction > 0``, the ``"validation"`` rows held out of ``X_train`` (see ``split_indices``)."""
     X_train = model.check_inputs(X_train, y_train, "X_train", "y_train")
     y_train = np.asarray(y_train)
     splits = _named_sets(model, eval_sets)
@@ -172,42 +149,84 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
             raise ValueError("val_fraction and eval_sets['validation'] both give a validation split: pass one")
         splits[VALIDATION] = X_train[val_idx], y_train[val_idx]
         X_train, y_train = X_train[fit_idx], y_train[fit_idx]
-    has_val = VALIDATION in splits
-    if patience is not None and not has_val:
+    return {TRAIN: (X_train, y_train), **splits}
+
+
+def record_epoch(history, model, splits, lr, start):
+    """Append one epoch to ``history``: loss and accuracy of every split (``evaluate``), the rate, and the
+    wall seconds since ``start`` (a ``time.perf_counter()`` reading), evaluation included."""
+    for name, (X, y) in splits.items():
+        loss, acc = evaluate(model, X, y)
+        history.loss[name].append(loss)
+        history.acc[name].append(acc)
+    history.lr.append(lr)
+    history.epoch_time.append(time.perf_counter() - start)
+    history.model_epoch = len(history.lr) - 1
+
+
+class BestEpoch:
+    """Keeps the epoch with the lowest validation loss, and (``restore``) a copy of its params and state."""
+
+    def __init__(self, model, restore=True):
+        self.model, self.restore, self.loss, self.saved = model, restore, np.inf, None
+
+    def improved(self, history, epoch):
+        """Whether ``epoch``'s validation loss is the lowest yet; if so, record it (and copy the model)."""
+        if not history.loss[VALIDATION][-1] < self.loss:
+            return False
+        self.loss, history.best_epoch = history.loss[VALIDATION][-1], epoch
+        if self.restore:
+            self.saved = {name: p.copy() for name, p in {**self.model.params, **self.model.state}.items()}
+        return True
+
+    def put_back(self, history):
+        """Give the model the kept epoch's params and state, if another epoch ran after it."""
+        if self.saved is not None and history.best_epoch != history.model_epoch:
+            for name, p in {**self.model.params, **self.model.state}.items():
+                p[...] = self.saved[name]
+            history.model_epoch = history.best_epoch
+
+
+def _postfix(history):
+    return {f"{name}_{metric}": f"{values[name][-1]:.4f}" for name in history.loss
+            for metric, values in (("loss", history.loss), ("acc", history.acc))}
+
+
+def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=100, lr_gamma=0.1,
+          momentum=0.0, seed=0, eval_sets=None, val_fraction=0.0, patience=None, restore_best=True,
+          progress=True, optimizer="sgd"):
+    """Train ``model`` in place with minibatch SGD and return a ``History``.
+
+    The learning rate is ``step_lr(epoch, lr, lr_step, lr_gamma)``; ``optimizer``: a name in
+    ``helpers.nn.OPTIMIZERS`` or a factory ``(params, lr) -> optimizer`` (``momentum`` applies to "sgd").
+    After every epoch every split is evaluated whole: ``"train"``, each ``(X, y)`` of ``eval_sets``
+    under its name, and ``"validation"``, the share ``val_fraction`` of ``X_train`` held out (``make_splits``).
+    With a validation split and ``restore_best`` the model ends with the params (and ``model.state``)
+    of the epoch with the lowest validation loss, else with the last epoch's (``BestEpoch``;
+    ``History.model_epoch`` says which); ``patience`` stops after that many epochs without a lower
+    one. Steps run in training mode (``model.loss``), evaluation in evaluation mode (``model.scores``).
+    Threads are the caller's: ``with helpers.core.runtime.blas_limit(): train(...)``, or a notebook's
+    ``notebook_setup(threads=True)``.
+    """
+    splits = make_splits(model, X_train, y_train, eval_sets, val_fraction, seed)
+    if patience is not None and VALIDATION not in splits:
         raise ValueError("patience needs a validation split: set val_fraction so that it holds rows, "
                          "or pass eval_sets['validation']")
-    splits = {TRAIN: (X_train, y_train), **splits}
-
+    (X, y), rng = splits[TRAIN], np.random.default_rng(seed)
     optimizer = make_optimizer(optimizer, model.params, lr, momentum)
-    rng = np.random.default_rng(seed)
     history = History(loss={name: [] for name in splits}, acc={name: [] for name in splits})
-    best_val_loss, best_params = np.inf, None
+    best = BestEpoch(model, restore_best)
     bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
         optimizer.lr = step_lr(epoch, lr, lr_step, lr_gamma)
-        order = rng.permutation(len(X_train))
-        with blas_limit(blas_threads):
-            sgd_epoch(model, optimizer, X_train, y_train, order, batch_size)
-        for name, (X, y) in splits.items():
-            loss, acc = evaluate(model, X, y)
-            history.loss[name].append(loss)
-            history.acc[name].append(acc)
-        history.lr.append(optimizer.lr)
-        history.epoch_time.append(time.perf_counter() - start)
-        history.model_epoch = epoch
-        bar.set_postfix({f"{name}_{metric}": f"{values[name][-1]:.4f}" for name in splits
-                         for metric, values in (("loss", history.loss), ("acc", history.acc))})
-
-        if has_val and history.loss[VALIDATION][-1] < best_val_loss:
-            best_val_loss, history.best_epoch = history.loss[VALIDATION][-1], epoch
-            if restore_best:
-                best_params = {name: p.copy() for name, p in {**model.params, **model.state}.items()}
-        elif patience is not None and epoch - history.best_epoch >= patience:
+        sgd_epoch(model, optimizer, X, y, rng.permutation(len(X)), batch_size)
+        record_epoch(history, model, splits, optimizer.lr, start)
+        bar.set_postfix(_postfix(history))
+        if VALIDATION in splits and best.improved(history, epoch):
+            continue
+        if patience is not None and epoch - history.best_epoch >= patience:
             break
     bar.close()
-    if best_params is not None and history.best_epoch != history.model_epoch:
-        for name, p in {**model.params, **model.state}.items():
-            p[...] = best_params[name]
-        history.model_epoch = history.best_epoch
+    best.put_back(history)
     return history

@@ -26,10 +26,10 @@ import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from helpers.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker, text_marker
+from helpers.core.config import REPO_ROOT as REPO
+from helpers.notebook.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker, text_marker
 from instructor import student_repo as addresses
 
-REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
 # instructor-only: these tools and the hidden tests, CI, the tests of this tool and the solution pins
 EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py", "tests/test_solution_pins.py", "tests/test_starter.py")

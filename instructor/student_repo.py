@@ -13,9 +13,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from helpers.colab import STUDENT_REPO_LINE
+from helpers.core.config import REPO_ROOT as REPO
+from helpers.notebook.colab import STUDENT_REPO_LINE
 
-REPO = Path(__file__).resolve().parents[1]
 BADGE = re.compile(r"\[!\[Open in Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/[^)]*\)[ \t]*\n?")
 
 

@@ -15,10 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from grading.batch import grade_archive  # noqa: E402
-from grading.grader import add_options, bound_s, grade, limits_of, table  # noqa: E402,F401  (bound_s: for the tests)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: helpers, grading
+from grading.batch import grade_archive
+from grading.grader import add_options, bound_s, grade, limits_of, table  # noqa: F401  (bound_s: for the tests)
 
 
 def main() -> int:

@@ -15,12 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from grading.batch import GRADEBOOK, grade_all  # noqa: E402
-from grading.boundary import MIB  # noqa: E402
-from grading.grader import add_options, limits_of  # noqa: E402
-from helpers.submission import MAX_BYTES  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: helpers, grading
+from grading.batch import GRADEBOOK, grade_all
+from grading.boundary import MIB
+from grading.grader import add_options, limits_of
+from helpers.handin.submission import MAX_BYTES
 
 
 def main() -> int:

@@ -8,9 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from grading.gradescope import build  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: helpers, grading
+from helpers.core.config import REPO_ROOT as REPO
+from grading.gradescope import build
 
 
 def main() -> int:

@@ -9,7 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from helpers import config, submission
+from helpers.core import config
+from helpers.handin import submission
 
 
 def main() -> int:

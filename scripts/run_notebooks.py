@@ -27,7 +27,8 @@ try:
     from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
-    from helpers import artifacts, config, runtime
+    from helpers.core import config, runtime
+    from helpers.store import artifacts
 except ModuleNotFoundError as err:
     sys.exit(f"{err.name} is missing from {sys.executable}: install the project with its jupyter extra "
              "(pip install -e '.[jupyter]' in the checkout, or `make setup`), then run this script again")

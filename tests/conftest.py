@@ -8,7 +8,7 @@ import os
 import pytest
 
 from grading.plugin import grading_pool, student  # noqa: F401  (the graded tests' fixtures, on this tree)
-from helpers import config
+from helpers.core import config
 
 
 @pytest.fixture(autouse=True)

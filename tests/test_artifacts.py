@@ -5,7 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
-from helpers import artifacts, config
+from helpers.core import config
+from helpers.store import artifacts
 
 
 def test_arrays_round_trip_with_manifest():
@@ -181,3 +182,37 @@ def test_a_model_without_state_is_saved_as_the_seed_params_pickle():
     assert list(plain) == ["W1", "b1", "W2", "b2"]
     assert all(np.array_equal(plain[key], model.params[key]) for key in plain)
     assert artifacts.read_manifest("seed.pkl")["state"] == []
+
+
+def _copy_of_the_package(tmp_path):
+    package = tmp_path / "helpers"
+    for file in artifacts.code_files():
+        target = package / file.relative_to(artifacts.PACKAGE_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(file.read_bytes())
+    return package
+
+
+def test_the_code_digest_covers_the_code_that_computes_results_and_only_it(tmp_path):
+    package = _copy_of_the_package(tmp_path)
+    digest = artifacts.code_digest(package)
+    assert digest == artifacts.code_digest()
+    # outside COMPUTING: a plot, the notebook plumbing, the hand-in, the settings' docs change nothing
+    for outside in ("notebook/plots.py", "notebook/run.py", "handin/submission.py", "core/config.py", "data/download.py"):
+        with open(package / outside, "a") as fh:
+            fh.write("\n# a cosmetic edit\n")
+        assert artifacts.code_digest(package) == digest, outside
+    # inside: the library, the features, a profile, a single notebook's study each change it
+    for inside in ("nn/layers.py", "train.py", "features/extract.py", "core/profiles.py", "studies/search.py"):
+        original = (package / inside).read_bytes()
+        (package / inside).write_bytes(original + b"\n# an edit\n")
+        assert artifacts.code_digest(package) != digest, inside
+        (package / inside).write_bytes(original)
+    assert artifacts.code_digest(package) == digest
+
+
+def test_every_computing_entry_exists():
+    for entry in artifacts.COMPUTING:
+        assert (artifacts.PACKAGE_DIR / entry).exists(), entry
+    files = {file.relative_to(artifacts.PACKAGE_DIR).as_posix() for file in artifacts.computing_files()}
+    assert "nn/layers.py" in files and "notebook/plots.py" not in files and "handin/legacy.py" not in files

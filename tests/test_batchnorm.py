@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import artifacts
+from helpers.store import artifacts
 from helpers.nn import Activation, BatchNorm, Classifier, Conv2D, Flatten, Linear, Pool2D, SpatialBatchNorm
 from helpers.nn.batchnorm import (
     batchnorm_backward,

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from helpers.config import REPO_ROOT
+from helpers.core.config import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))

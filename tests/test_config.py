@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from helpers import config
+from helpers.core import config
 
 
 def test_profiles(monkeypatch):
@@ -102,3 +102,20 @@ def test_the_cache_lives_in_the_artifacts_unless_bundle_cache_names_a_folder(tmp
     assert config.cache_dir() == config.artifacts_root() / "cache"
     monkeypatch.setenv("BUNDLE_CACHE", str(tmp_path / "shared-cache"))
     assert config.cache_dir() == (tmp_path / "shared-cache").resolve()
+
+
+def test_the_configuration_page_shows_the_declared_variables():
+    page = (config.REPO_ROOT / "docs" / "CONFIGURATION.md").read_text()
+    assert config.variables_table() in page, "docs/CONFIGURATION.md: paste `python -m helpers.core.config`'s table"
+
+
+def test_every_variable_the_code_reads_is_declared_once():
+    """The names of the project's variables written anywhere in helpers/ are exactly those of config.VARIABLES."""
+    import ast
+    import re
+
+    pattern = re.compile(r"(BUNDLE|FEATURE|CIFAR10|MNIST)_[A-Z_]+|SUBMISSION")
+    found = {node.value for file in (config.REPO_ROOT / "helpers").rglob("*.py")
+             for node in ast.walk(ast.parse(file.read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.fullmatch(node.value)}
+    assert found == set(config.VARIABLES)

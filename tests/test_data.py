@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import artifacts, config, data
-from helpers.data import CIFAR10_CLASSES, DataSourceError, load_cifar10, load_mnist
+from helpers.core import config
+from helpers.data import datasets as data
+from helpers.store import artifacts
+from helpers.data.datasets import CIFAR10_CLASSES, DataSourceError, load_cifar10, load_mnist
 
 PER_CLASS = {"train": 3, "test": 2}
 

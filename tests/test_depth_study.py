@@ -1,12 +1,12 @@
-"""helpers.depth_study (notebook 06's PyTorch depth study) and reference.train_steps, the one torch training loop."""
+"""helpers.studies.depth_study (notebook 06's PyTorch depth study) and reference.train_steps, the one torch training loop."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from helpers.config import REPO_ROOT
-from helpers.depth_study import (SEED_RECIPE, SEED_STD, WIDTHS, as_tensors, depth_mlp, evaluate_net, fit, layer_scales,
+from helpers.core.config import REPO_ROOT
+from helpers.studies.depth_study import (SEED_RECIPE, SEED_STD, WIDTHS, as_tensors, depth_mlp, evaluate_net, fit, layer_scales,
                                  rms, seed_recipe_run, sound_recipe_run, template_pixels)
 from helpers.reference import train_steps
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from helpers.config import REPO_ROOT
+from helpers.core.config import REPO_ROOT
 
 PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 README_MAX_LINES = 120

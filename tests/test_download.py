@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from helpers import download
-from helpers.data import CIFAR10_CLASSES, DataSourceError, load_cifar10, load_mnist
-from helpers.download import DownloadError, Source, fetch
+from helpers.data import download
+from helpers.data.datasets import CIFAR10_CLASSES, DataSourceError, load_cifar10, load_mnist
+from helpers.data.download import DownloadError, Source, fetch
 
 PAYLOAD = bytes(range(256)) * 64  # 16 kB
 LIMITS = {"timeout": 1.0, "min_speed": 20_000, "check_after": 0.2}  # the trickle gives ~1 kB/s
@@ -184,7 +184,7 @@ def test_load_mnist_downloads_the_idx_files_of_the_split(server, monkeypatch):
 
 
 def test_a_damaged_idx_file_is_named(tmp_path):
-    from helpers.data import _read_idx
+    from helpers.data.datasets import _read_idx
     (tmp_path / "x.gz").write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") * 3 + b"\0" * 7))
     with pytest.raises(DataSourceError, match=r"x\.gz: 7 bytes of data for shape \(2, 2, 2\)"):
         _read_idx(tmp_path / "x.gz", ndim=3)

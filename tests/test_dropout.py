@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import artifacts
+from helpers.store import artifacts
 from helpers.nn import Activation, Classifier, Dropout, Linear
 from helpers.nn.dropout import dropout_backward, dropout_forward
 from helpers.nn.gradcheck import layer_gradient_errors, max_relative_error

@@ -1,4 +1,4 @@
-"""helpers.features: weights, preprocessing, precision, errors, and the resumable feature cache.
+"""helpers.features (weights, extraction, cache) and helpers.core.device: weights, preprocessing, precision, errors, and the resumable feature cache.
 
 Most tests use random weights and a small resolution; the ones that need real photographs
 (preprocessing against torchvision, bf16 against fp32 at 224) read CIFAR10_DIR or the shared
@@ -18,8 +18,17 @@ import torch
 import torchvision
 from torchvision.transforms import v2
 
-from helpers import artifacts, config, features
-from helpers.data import load_cifar10
+from helpers.core import config
+from helpers.core import device as device_policy
+from helpers.core.device import (COMPILE_MIN_IMAGES, cpu_supports_bf16, cxx_compiler, pick_device, resolve_backend,
+                                 resolve_precision)
+from helpers.data.datasets import load_cifar10
+from helpers.features import weights as feature_weights
+from helpers.features.cache import cached_features
+from helpers.features.extract import IMAGENET_MEAN, IMAGENET_STD, Extractor, extract_features, preprocess
+from helpers.features.weights import (IMAGENET_FILE, IMAGENET_SHA256_PREFIX, WeightsError, announce_random_weights,
+                                      describe_weights, load_backbone, weights_kind)
+from helpers.store import artifacts
 
 SMALL = 64  # resolution for tests where the exact size does not matter
 
@@ -44,13 +53,13 @@ def real_images(tmp_path_factory, real_sources):
 def count_extracted(monkeypatch):
     """A list that receives the number of images each extraction call computes."""
     calls = []
-    real_call = features._Extractor.__call__
+    real_call = Extractor.__call__
 
     def counting(self, images, bar):
         calls.append(len(images))
         return real_call(self, images, bar)
 
-    monkeypatch.setattr(features._Extractor, "__call__", counting)
+    monkeypatch.setattr(Extractor, "__call__", counting)
     return calls
 
 
@@ -60,20 +69,20 @@ def feature_folders():
 
 # ----------------------------------------------------------------------------- weights
 def test_output_is_float32_512_finite_and_random_weights_are_loud_once(capfd):
-    features._announce_random_weights.cache_clear()  # as in a fresh kernel
-    out = features.extract_features(random_images(10), "random", resolution=SMALL, batch_size=4, progress=False)
+    announce_random_weights.cache_clear()  # as in a fresh kernel
+    out = extract_features(random_images(10), "random", resolution=SMALL, batch_size=4, progress=False)
     assert out.shape == (10, 512) and out.dtype == np.float32
     assert np.isfinite(out).all() and out.std(axis=0).max() > 0  # varies across images
     assert capfd.readouterr().err.count("RANDOM WEIGHTS") == 1
-    assert "RANDOM" in features.describe_weights("random")
-    features.cached_features(random_images(4), "random", resolution=SMALL, progress=False)
+    assert "RANDOM" in describe_weights("random")
+    cached_features(random_images(4), "random", resolution=SMALL, progress=False)
     assert "RANDOM WEIGHTS" not in capfd.readouterr().err  # once per notebook, not once per call
 
 
 def test_random_weights_are_seeded_without_touching_the_global_rng():
     state = torch.random.get_rng_state()
-    first, first_id = features.load_backbone("random", "cpu")
-    second, _ = features.load_backbone("random", "cpu")
+    first, first_id = load_backbone("random", "cpu")
+    second, _ = load_backbone("random", "cpu")
     assert torch.equal(state, torch.random.get_rng_state())
     assert first_id == "random:seed0"
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
@@ -81,52 +90,52 @@ def test_random_weights_are_seeded_without_touching_the_global_rng():
 
 @pytest.mark.parametrize("weights", ["", "rand", "none", "imagnet"])
 def test_anything_but_the_exact_words_or_a_file_is_refused(weights):
-    with pytest.raises(features.WeightsError, match="'imagenet', 'random' or the path"):
-        features.load_backbone(weights)
+    with pytest.raises(WeightsError, match="'imagenet', 'random' or the path"):
+        load_backbone(weights)
 
 
 def test_weights_kind_goes_by_the_files_sha256_not_its_name(tmp_path, monkeypatch):
-    assert features.IMAGENET_SHA256_PREFIX == "f37072fd"
-    imagenet_copy, impostor = tmp_path / "renamed.pth", tmp_path / features.IMAGENET_FILE
+    assert IMAGENET_SHA256_PREFIX == "f37072fd"
+    imagenet_copy, impostor = tmp_path / "renamed.pth", tmp_path / IMAGENET_FILE
     imagenet_copy.write_bytes(b"stands in for the ImageNet weights")
     impostor.write_bytes(b"other weights under the ImageNet file name")
     # the real file is not here (no internet): let this file's sha256 prefix play the ImageNet one's
-    monkeypatch.setattr(features, "IMAGENET_SHA256_PREFIX", artifacts.sha256_of(imagenet_copy)[:8])
-    assert features.weights_kind(imagenet_copy) == "imagenet"  # so notebook 03 uses the ImageNet floor
-    assert features.weights_kind(impostor) == "file"
-    assert features.weights_kind(" ImageNet ") == "imagenet" and features.weights_kind("random") == "random"
+    monkeypatch.setattr(feature_weights, "IMAGENET_SHA256_PREFIX", artifacts.sha256_of(imagenet_copy)[:8])
+    assert weights_kind(imagenet_copy) == "imagenet"  # so notebook 03 uses the ImageNet floor
+    assert weights_kind(impostor) == "file"
+    assert weights_kind(" ImageNet ") == "imagenet" and weights_kind("random") == "random"
 
 
 def test_local_state_dict_gives_the_in_memory_models_features(tmp_path):
     torch.manual_seed(1)
     model = torchvision.models.resnet18().eval()
-    file = tmp_path / features.IMAGENET_FILE
+    file = tmp_path / IMAGENET_FILE
     torch.save(model.state_dict(), file)  # a full state dict, fc.* included, as torchvision ships it
 
     images = random_images(6)
-    loaded, weights_id = features.load_backbone(file, "cpu")
+    loaded, weights_id = load_backbone(file, "cpu")
     assert weights_id == f"file:{artifacts.sha256_of(file)[:12]}"
-    out = features.extract_features(images, file, precision="fp32", resolution=SMALL, progress=False)
+    out = extract_features(images, file, precision="fp32", resolution=SMALL, progress=False)
 
     model.fc = torch.nn.Identity()
     with torch.inference_mode():
-        expected = model(features.preprocess(torch.from_numpy(images), SMALL)).numpy()
+        expected = model(preprocess(torch.from_numpy(images), SMALL)).numpy()
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
-    assert not np.allclose(out, features.extract_features(images, "random", resolution=SMALL, progress=False))
-    assert str(file) in features.describe_weights(file)
+    assert not np.allclose(out, extract_features(images, "random", resolution=SMALL, progress=False))
+    assert str(file) in describe_weights(file)
 
 
 def test_state_dicts_from_before_num_batches_tracked_still_load(tmp_path):
-    reference, _ = features.load_backbone("random", "cpu")
+    reference, _ = load_backbone("random", "cpu")
     old_style = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(old_style, tmp_path / "old.pth")
-    loaded, _ = features.load_backbone(tmp_path / "old.pth", "cpu")
+    loaded, _ = load_backbone(tmp_path / "old.pth", "cpu")
     assert torch.equal(loaded.layer4[1].bn2.running_var, reference.layer4[1].bn2.running_var)
 
 
 def test_missing_weights_file_says_what_to_pass(tmp_path):
-    with pytest.raises(features.WeightsError, match=r"nowhere\.pth does not exist.*FEATURE_WEIGHTS"):
-        features.extract_features(random_images(2), tmp_path / "nowhere.pth", progress=False)
+    with pytest.raises(WeightsError, match=r"nowhere\.pth does not exist.*FEATURE_WEIGHTS"):
+        extract_features(random_images(2), tmp_path / "nowhere.pth", progress=False)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -139,8 +148,8 @@ def test_missing_weights_file_says_what_to_pass(tmp_path):
 def test_wrong_weights_files_are_refused_clearly(tmp_path, content, message):
     file = tmp_path / "weights.pth"
     file.write_bytes(content) if isinstance(content, bytes) else torch.save(content, file)
-    with pytest.raises(features.WeightsError, match=message):
-        features.load_backbone(file)
+    with pytest.raises(WeightsError, match=message):
+        load_backbone(file)
 
 
 def test_failed_imagenet_download_explains_the_offline_routes(monkeypatch, tmp_path):
@@ -149,10 +158,10 @@ def test_failed_imagenet_download_explains_the_offline_routes(monkeypatch, tmp_p
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", no_network)
-    with pytest.raises(features.WeightsError) as raised:
-        features.extract_features(random_images(2), "imagenet", progress=False)
+    with pytest.raises(WeightsError) as raised:
+        extract_features(random_images(2), "imagenet", progress=False)
     message = str(raised.value)
-    assert f"FEATURE_WEIGHTS=/path/to/{features.IMAGENET_FILE}" in message
+    assert f"FEATURE_WEIGHTS=/path/to/{IMAGENET_FILE}" in message
     assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
     assert "FEATURE_WEIGHTS=random" in message
 
@@ -167,14 +176,14 @@ def test_failed_imagenet_download_explains_the_offline_routes(monkeypatch, tmp_p
 ])
 def test_wrong_images_are_refused_naming_the_expected_layout(images):
     with pytest.raises(ValueError, match=r"images must be .*(\[N, 32, 32, 3\]|NumPy array)"):
-        features.extract_features(images, "random", progress=False)
+        extract_features(images, "random", progress=False)
 
 
 @pytest.mark.parametrize("option", [{"precision": "fp16"}, {"resolution": 16}, {"batch_size": 0},
                                     {"chunk_size": 0}])
 def test_bad_options_are_refused(option):
     with pytest.raises(ValueError, match=next(iter(option))):
-        features.cached_features(random_images(2), "random", progress=False, **option)
+        cached_features(random_images(2), "random", progress=False, **option)
 
 
 # ----------------------------------------------------------------------------- real images
@@ -183,10 +192,10 @@ def test_preprocessing_equals_torchvision_transforms(real_images, antialias):
     transform = v2.Compose([
         v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
         v2.Resize(224, interpolation=v2.InterpolationMode.BILINEAR, antialias=antialias),
-        v2.Normalize(features.IMAGENET_MEAN, features.IMAGENET_STD),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
     ])
     expected = torch.stack([transform(image) for image in real_images])
-    ours = features.preprocess(torch.from_numpy(real_images), 224)
+    ours = preprocess(torch.from_numpy(real_images), 224)
     assert ours.shape == expected.shape == (64, 3, 224, 224)
     assert (ours - expected).abs().max() < 1e-4
 
@@ -195,18 +204,18 @@ def test_device_choice_is_cuda_then_mps_then_cpu(monkeypatch):
     available = {"cuda": False, "mps": False}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: available["cuda"])
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: available["mps"])
-    assert features.pick_device() == torch.device("cpu")
+    assert pick_device() == torch.device("cpu")
     available["mps"] = True
-    assert features.pick_device() == torch.device("mps")
+    assert pick_device() == torch.device("mps")
     available["cuda"] = True
-    assert features.pick_device() == torch.device("cuda") and features.pick_device("cpu") == torch.device("cpu")
+    assert pick_device() == torch.device("cuda") and pick_device("cpu") == torch.device("cpu")
 
 
 @pytest.mark.parametrize("native_bf16, expected", [(True, "bf16"), (False, "fp32")])
 def test_auto_precision_on_gpus(monkeypatch, native_bf16, expected):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native_bf16)
-    assert features.resolve_precision("auto", torch.device("cuda")) == expected
-    assert features.resolve_precision("auto", torch.device("mps")) == "fp32"
+    assert resolve_precision("auto", torch.device("cuda")) == expected
+    assert resolve_precision("auto", torch.device("mps")) == "fp32"
 
 
 @pytest.mark.parametrize("device", [
@@ -215,21 +224,21 @@ def test_auto_precision_on_gpus(monkeypatch, native_bf16, expected):
 ])
 def test_gpu_features_point_where_cpu_ones_do(device):
     images = random_images(32)
-    cpu = features.extract_features(images, "random", device="cpu", precision="fp32", resolution=SMALL, progress=False)
-    gpu = features.extract_features(images, "random", device=device, resolution=SMALL, progress=False)
+    cpu = extract_features(images, "random", device="cpu", precision="fp32", resolution=SMALL, progress=False)
+    gpu = extract_features(images, "random", device=device, resolution=SMALL, progress=False)
     cosine = (cpu * gpu).sum(1) / np.linalg.norm(cpu, axis=1) / np.linalg.norm(gpu, axis=1)
     assert gpu.shape == (32, 512) and cosine.min() >= 0.999, f"lowest cosine similarity {cosine.min():.5f}"
 
 
 def test_precision_choice():
     cpu = torch.device("cpu")
-    assert features.resolve_precision("auto", cpu) == ("bf16" if features.cpu_supports_bf16() else "fp32")
-    assert [features.resolve_precision(p, cpu) for p in ("fp32", "bf16")] == ["fp32", "bf16"]
+    assert resolve_precision("auto", cpu) == ("bf16" if cpu_supports_bf16() else "fp32")
+    assert [resolve_precision(p, cpu) for p in ("fp32", "bf16")] == ["fp32", "bf16"]
 
 
 def test_bf16_features_point_where_fp32_ones_do(real_images):
-    fp32 = features.extract_features(real_images, "random", precision="fp32", progress=False)
-    bf16 = features.extract_features(real_images, "random", precision="bf16", progress=False)
+    fp32 = extract_features(real_images, "random", precision="fp32", progress=False)
+    bf16 = extract_features(real_images, "random", precision="bf16", progress=False)
     cosine = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
     assert cosine.min() >= 0.999, f"lowest cosine similarity {cosine.min():.5f}"
 
@@ -237,11 +246,11 @@ def test_bf16_features_point_where_fp32_ones_do(real_images):
 # ----------------------------------------------------------------------------- cache
 def test_cache_is_keyed_by_what_made_the_features(count_extracted):
     images = random_images(20)
-    first = features.cached_features(images, "random", resolution=SMALL, progress=False)
-    again = features.cached_features(images, "random", resolution=SMALL, progress=False)
+    first = cached_features(images, "random", resolution=SMALL, progress=False)
+    again = cached_features(images, "random", resolution=SMALL, progress=False)
     assert np.array_equal(first, again) and count_extracted == [20]  # the second call only loads
-    features.cached_features(images[:10], "random", resolution=SMALL, progress=False)
-    features.cached_features(images, "random", resolution=SMALL + 32, progress=False)
+    cached_features(images[:10], "random", resolution=SMALL, progress=False)
+    cached_features(images, "random", resolution=SMALL + 32, progress=False)
     assert count_extracted == [20, 10, 20] and len(feature_folders()) == 3
     manifest = artifacts.read_manifest(feature_folders()[0] / "features.npz")
     assert {"weights_id", "precision", "resolution", "n", "images_sha256"} <= set(manifest["config"])
@@ -250,7 +259,7 @@ def test_cache_is_keyed_by_what_made_the_features(count_extracted):
 def test_damaged_chunks_and_results_are_recomputed_not_trusted(monkeypatch, tmp_path, count_extracted):
     images = random_images(128)
     run = dict(weights="random", resolution=SMALL, chunk_size=32, progress=False)
-    reference = features.cached_features(images, **run)
+    reference = cached_features(images, **run)
     count_extracted.clear()
     monkeypatch.setenv("BUNDLE_ARTIFACTS", str(tmp_path / "interrupted"))
 
@@ -262,20 +271,20 @@ def test_damaged_chunks_and_results_are_recomputed_not_trusted(monkeypatch, tmp_
     saved = artifacts.save_arrays
     monkeypatch.setattr(artifacts, "save_arrays", stop_after_two_chunks)
     with pytest.raises(KeyboardInterrupt):
-        features.cached_features(images, **run)
+        cached_features(images, **run)
     monkeypatch.setattr(artifacts, "save_arrays", saved)
     (folder,) = feature_folders()
     (folder / "chunk-00000.npz").write_bytes(b"damaged")  # chunk 1 stays good
 
     count_extracted.clear()
-    assert np.array_equal(features.cached_features(images, **run), reference)
+    assert np.array_equal(cached_features(images, **run), reference)
     assert count_extracted == [32, 32, 32]  # chunks 0, 2, 3
     assert sorted(p.name for p in folder.iterdir()) == ["features.npz", "features.npz.manifest.json"]
 
     with open(folder / "features.npz", "r+b") as fh:  # a damaged final file
         fh.seek(200), fh.write(b"\x00" * 8)
     count_extracted.clear()
-    assert np.array_equal(features.cached_features(images, **run), reference)
+    assert np.array_equal(cached_features(images, **run), reference)
     assert count_extracted == [32] * 4
 
 
@@ -283,18 +292,19 @@ CHILD = textwrap.dedent("""
     import sys
     import time
     import numpy as np
-    from helpers import features
+    from helpers.features.cache import cached_features
+    from helpers.features.extract import Extractor
 
-    real_call = features._Extractor.__call__
+    real_call = Extractor.__call__
 
     def slow_call(self, images, bar):  # leaves time to kill the run between chunks
         out = real_call(self, images, bar)
         time.sleep(2)
         return out
 
-    features._Extractor.__call__ = slow_call
+    Extractor.__call__ = slow_call
     images = np.random.default_rng(0).integers(0, 256, (256, 32, 32, 3), dtype=np.uint8)
-    features.cached_features(images, "random", resolution=int(sys.argv[1]), chunk_size=64, progress=False)
+    cached_features(images, "random", resolution=int(sys.argv[1]), chunk_size=64, progress=False)
 """)
 
 
@@ -316,11 +326,11 @@ def test_a_killed_extraction_resumes_where_it_stopped(monkeypatch, tmp_path, cou
     finished = len(list(folder.glob("chunk-*.npz.manifest.json")))
     assert 1 <= finished < 4 and not (folder / "features.npz").exists()
 
-    resumed = features.cached_features(images, "random", resolution=SMALL, chunk_size=64, progress=False)
+    resumed = cached_features(images, "random", resolution=SMALL, chunk_size=64, progress=False)
     assert sum(count_extracted) == 256 - 64 * finished  # finished chunks were loaded, not recomputed
 
     monkeypatch.setenv("BUNDLE_ARTIFACTS", str(tmp_path / "uninterrupted"))
-    uninterrupted = features.cached_features(images, "random", resolution=SMALL, chunk_size=64, progress=False)
+    uninterrupted = cached_features(images, "random", resolution=SMALL, chunk_size=64, progress=False)
     assert np.array_equal(resumed, uninterrupted)
 
 
@@ -342,14 +352,14 @@ def calibrated(real_images, tmp_path_factory):
                 module.bias.uniform_(-0.5, 0.5)
                 module.momentum = None  # running statistics: the plain average over the passes
         model.train()
-        for chunk in features.preprocess(torch.from_numpy(real_images), SMALL).split(16):
+        for chunk in preprocess(torch.from_numpy(real_images), SMALL).split(16):
             model(chunk)
     model.eval()
     file = tmp_path_factory.mktemp("weights") / "calibrated.pth"
     torch.save(model.state_dict(), file)
     model.fc = torch.nn.Identity()
     with torch.inference_mode():  # plain torchvision, fp32, no folding, contiguous layout
-        reference = model(features.preprocess(torch.from_numpy(real_images), SMALL)).numpy()
+        reference = model(preprocess(torch.from_numpy(real_images), SMALL)).numpy()
     variances = torch.cat([m.running_var for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)])
     assert (variances - 1).abs().mean() > 0.1, "calibration left the statistics near 0/1"
     return file, reference
@@ -363,9 +373,9 @@ def cosines(a, b):
 @pytest.mark.parametrize("backend", ["eager", "compiled"])
 def test_every_path_matches_fp32_torchvision_with_calibrated_batch_norm(calibrated, real_images, precision, backend):
     file, reference = calibrated
-    if backend == "compiled" and features.cxx_compiler() is None:
+    if backend == "compiled" and cxx_compiler() is None:
         pytest.skip("torch.compile needs a C++ compiler")
-    ours = features.extract_features(real_images, file, precision=precision, backend=backend, resolution=SMALL,
+    ours = extract_features(real_images, file, precision=precision, backend=backend, resolution=SMALL,
                                      batch_size=24, progress=False)  # 64 = 2 full batches + a padded one
     assert cosines(ours, reference).min() >= 0.999
     if precision == "fp32":
@@ -381,28 +391,28 @@ def test_the_calibrated_check_would_see_a_folding_mistake(calibrated, real_image
         elif key.endswith("running_var"):
             state[key].fill_(1)
     torch.save(state, file.with_name("forgetful.pth"))
-    wrong = features.extract_features(real_images, file.with_name("forgetful.pth"), precision="fp32",
+    wrong = extract_features(real_images, file.with_name("forgetful.pth"), precision="fp32",
                                       backend="eager", resolution=SMALL, progress=False)
     assert cosines(wrong, reference).min() < 0.99
 
 
 def test_auto_backend_compiles_only_large_cpu_jobs_and_says_why_when_it_cannot(monkeypatch, capsys):
     cpu = torch.device("cpu")
-    assert features.resolve_backend("auto", cpu, features.COMPILE_MIN_IMAGES - 1) == "eager"
-    assert features.resolve_backend("eager", cpu, 10**6) == "eager"
-    assert features.resolve_backend("compiled", cpu, 1) == "compiled"
-    monkeypatch.setattr(features, "cxx_compiler", lambda: None)
-    assert features.resolve_backend("auto", cpu, 10**6) == "eager"
+    assert resolve_backend("auto", cpu, COMPILE_MIN_IMAGES - 1) == "eager"
+    assert resolve_backend("eager", cpu, 10**6) == "eager"
+    assert resolve_backend("compiled", cpu, 1) == "compiled"
+    monkeypatch.setattr(device_policy, "cxx_compiler", lambda: None)
+    assert resolve_backend("auto", cpu, 10**6) == "eager"
     assert "needs a C++ compiler" in capsys.readouterr().err
-    monkeypatch.setattr(features, "cxx_compiler", lambda: "/usr/bin/g++")
-    assert features.resolve_backend("auto", cpu, 10**6) == "compiled"
+    monkeypatch.setattr(device_policy, "cxx_compiler", lambda: "/usr/bin/g++")
+    assert resolve_backend("auto", cpu, 10**6) == "compiled"
     with pytest.raises(ValueError, match="backend='jit'"):
-        features.resolve_backend("jit", cpu, 1)
+        resolve_backend("jit", cpu, 1)
 
 
 def test_a_failing_compiler_falls_back_to_the_eager_features(monkeypatch, capfd):
     images = random_images(5)
-    eager = features.extract_features(images, "random", resolution=SMALL, backend="eager", progress=False)
+    eager = extract_features(images, "random", resolution=SMALL, backend="eager", progress=False)
 
     def broken_compile(model, **kwargs):
         def compiled(x):
@@ -410,6 +420,6 @@ def test_a_failing_compiler_falls_back_to_the_eager_features(monkeypatch, capfd)
         return compiled
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    fallback = features.extract_features(images, "random", resolution=SMALL, backend="compiled", progress=False)
+    fallback = extract_features(images, "random", resolution=SMALL, backend="compiled", progress=False)
     assert np.array_equal(fallback, eager)
     assert "torch.compile failed (RuntimeError: InductorError: C++ compile error): extracting eagerly" in capfd.readouterr().err

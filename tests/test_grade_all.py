@@ -19,7 +19,9 @@ import pytest
 
 from grading import batch, gradescope, sandbox
 from grading.boundary import Limits
-from helpers import artifacts, config, submission
+from helpers.core import config
+from helpers.handin import submission
+from helpers.store import artifacts
 from instructor import release
 
 sys.path.insert(0, str(config.REPO_ROOT / "tests"))

@@ -21,7 +21,7 @@ import pytest
 
 import graded_checks as check
 from grading import gradescope
-from helpers import config
+from helpers.core import config
 from instructor import release
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))

@@ -20,7 +20,7 @@ import pytest
 from grading import worker as wire
 from grading import sandbox
 from grading.boundary import MIB, Limits, Pool, StudentError, WorkerFailure
-from helpers import config
+from helpers.core import config
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
 import grade  # scripts/grade.py

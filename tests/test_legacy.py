@@ -1,6 +1,6 @@
-"""Tests for helpers.legacy: files in the layouts the project no longer writes still load, unchanged.
+"""Tests for helpers.handin.legacy: files in the layouts the project no longer writes still load, unchanged.
 
-``tests/data/legacy_models/`` was written by ``helpers.artifacts.save_model`` when ``MLP`` and ``CNN``
+``tests/data/legacy_models/`` was written by ``helpers.store.artifacts.save_model`` when ``MLP`` and ``CNN``
 were classes recording ``{"model": "MLP"|"CNN", ...}`` manifests (commit c0dada8): ``mlp.pkl``
 (``MLP([6, 5, 3], activation="tanh", seed=1)``), ``cnn.pkl`` (``CNN((1, 8, 8), conv_channels=(2, 3),
 kernel_size=3, pool="avg", hidden=4, num_classes=3, seed=2)``), ``bn.pkl`` (a batch-norm ``Classifier``,
@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import artifacts, legacy
+from helpers.handin import legacy
+from helpers.store import artifacts
 from helpers.nn import CNN, MLP, Classifier
+from helpers.nn.architectures import generic_architecture
 
 DATA = Path(__file__).parent / "data" / "legacy_models"
 EXPECTED = np.load(DATA / "expected.npz")
@@ -47,11 +49,11 @@ def test_the_same_seed_builds_the_same_parameters_and_layers_as_the_saved_models
 
 def test_an_older_form_converts_to_the_layers_it_describes():
     recorded = artifacts.read_manifest(DATA / "cnn.pkl")["architecture"]
-    assert legacy.generic_architecture(recorded) == BUILT_TODAY["cnn"]().architecture
+    assert generic_architecture(recorded) == BUILT_TODAY["cnn"]().architecture
     with pytest.raises(ValueError, match="lacks kernel_size"):
-        legacy.generic_architecture({key: value for key, value in recorded.items() if key != "kernel_size"})
+        generic_architecture({key: value for key, value in recorded.items() if key != "kernel_size"})
     with pytest.raises(ValueError, match="'model' must be one of"):
-        legacy.generic_architecture({"model": "RNN"})
+        generic_architecture({"model": "RNN"})
 
 
 def test_a_seed_pickle_loads_and_scores_as_when_saved():

@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from helpers.config import REPO_ROOT
+from helpers.core.config import REPO_ROOT
 
 
 def test_ruff_check_passes():

@@ -15,14 +15,17 @@ import colab_simulation
 import numpy as np
 import pytest
 
-from helpers import artifacts, config
-from helpers import colab as colab_module
-from helpers.config import REPO_ROOT
+from helpers.core import config
+from helpers.store import artifacts
+from helpers.notebook import colab as colab_module
+from helpers.core.config import REPO_ROOT
+from helpers.notebook.run import notebook_setup
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # the instructor's address; in a release the student repository's, or none
 REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"].get("urls", {}).get("Repository")
 MAX_COLAB_LINES = 6  # code lines of the Colab cell (comments not counted)
+MAX_CELL_LINES = 20  # lines of any code cell, comments and blank lines included: one idea per cell
 MAX_START_LINES = 15  # code lines before the first markdown cell after the title: Colab, settings, setup
 DRIVE = "/content/drive/MyDrive"
 
@@ -52,7 +55,7 @@ def test_a_title_cell_with_its_badge_then_the_colab_cell(notebook):
         owner_name = REPOSITORY.removeprefix("https://github.com/")
         link = f"(https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook.name})"
         assert f"{BADGE}{link}" in source(cells[0]), f"{notebook.name}: its title cell has no Colab badge to {REPOSITORY}"
-    assert source(code_cells(notebook)[0]) == colab_module.CELL, f"{notebook.name}: its first code cell is not helpers.colab.CELL"
+    assert source(code_cells(notebook)[0]) == colab_module.CELL, f"{notebook.name}: its first code cell is not helpers.notebook.colab.CELL"
 
 
 def test_the_colab_cell_is_short():
@@ -98,15 +101,15 @@ def test_the_settings_cell_is_tagged_and_applied_by_the_setup_call(notebook):
     every_cell = json.loads(notebook.read_text())["cells"]
     assert every_cell[3]["id"] == cells[2]["id"], f"{notebook.name}: the setup cell must follow the settings cell"
     applying = source(cells[2]) + "\n"
-    setup = re.search(r"notebook = config\.notebook_setup\(\"(\w+)\", (.*)\)\n", applying)
-    assert setup and applying.find("config.") == setup.start() + len("notebook = "), \
-        f"{notebook.name}: the setup cell (after the settings cell) must call notebook = config.notebook_setup(...)"
+    setup = re.search(r"notebook = notebook_setup\(\"(\w+)\", (.*)\)\n", applying)
+    assert setup and applying.find("notebook_setup(") == setup.start() + len("notebook = "), \
+        f"{notebook.name}: the setup cell (after the settings cell) must call notebook = notebook_setup(...)"
     assert setup.group(1) == notebook.stem and setup.group(2).endswith(call), notebook.name
 
 
 def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
     from threadpoolctl import threadpool_info
-    run = config.notebook_setup("03_mlp_from_scratch", threads=True, profile="smoke", weights="random")
+    run = notebook_setup("03_mlp_from_scratch", threads=True, profile="smoke", weights="random")
     out = capsys.readouterr().out
     assert "PROFILE = 'smoke' (from the settings cell)" in out and f"{config.blas_threads()} BLAS thread(s)" in out
     assert all(pool["num_threads"] == config.blas_threads() for pool in threadpool_info() if pool["user_api"] == "blas")
@@ -117,13 +120,14 @@ def test_notebook_setup_applies_settings_threads_and_saves_with_them(capsys):
     results = run.save_results({"test accuracy": np.float64(0.5)})
     assert artifacts.load_json(results, producer="03_mlp_from_scratch") == {"test accuracy": 0.5}
     assert results.name == "03_mlp_from_scratch.json" and results.parent.name == "results"  # where make run reads it
-    assert config.notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
+    assert notebook_setup("07_cnn_from_scratch", profile=None).settings == {"profile": "smoke"}
 
 
 def test_a_deterministic_setup_limits_torch_threads_too():
     """torch, imported by the setup for determinism, gets the thread limit even when the notebook did not import it."""
-    script = ("from helpers import config\n"
-              "config.notebook_setup('06_two_layer_net', threads=True, deterministic=True, profile='smoke')\n"
+    script = ("from helpers.core import config\n"
+              "from helpers.notebook.run import notebook_setup\n"
+              "notebook_setup('06_two_layer_net', threads=True, deterministic=True, profile='smoke')\n"
               "import torch\n"
               "print(torch.get_num_threads(), config.blas_threads(), torch.are_deterministic_algorithms_enabled())")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "BUNDLE_BLAS_THREADS": "1"}
@@ -159,7 +163,7 @@ def test_on_colab_it_mounts_drive_and_installs_the_students_copy_from_it(colab, 
 def test_without_the_copy_in_drive_it_says_where_to_put_it(colab, tmp_path):
     report = colab(drive_holds_copy=False)
     copy = tmp_path / "root/content/drive/MyDrive/dl-from-scratch"
-    assert report["error"] == f"FileNotFoundError: [Errno 2] No such file or directory: '{copy}/helpers/colab.py'"
+    assert report["error"] == f"FileNotFoundError: [Errno 2] No such file or directory: '{copy}/helpers/notebook/colab.py'"
     assert report["ran"] == [["drive.mount", str(tmp_path / "root/content/drive")]] and report["helpers"] is None
 
 
@@ -187,3 +191,21 @@ def test_readme_has_an_open_in_colab_badge_per_notebook():
         link = f"(https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/{notebook.name})"
         assert f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]{link}" in readme, \
             f"README.md has no Open-in-Colab badge for {notebook.name} pointing at {REPOSITORY}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_no_code_cell_is_longer_than_20_lines(notebook):
+    long = [f"code cell {number}: {len(source(cell).splitlines())} lines"
+            for number, cell in enumerate(code_cells(notebook), 1) if len(source(cell).splitlines()) > MAX_CELL_LINES]
+    assert not long, f"{notebook.name}: split these cells, one idea each:\n" + "\n".join(long)
+
+
+CLOSING_CHECKS = ("03_mlp_from_scratch.ipynb", "05_quick_inference.ipynb", "07_cnn_from_scratch.ipynb")
+
+
+@pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if nb.name in CLOSING_CHECKS], ids=lambda nb: nb.name)
+def test_the_checks_close_the_notebook(notebook):
+    """A "## Checks" section holds the asserts of the results, just before the headline figures are saved."""
+    cells = json.loads(notebook.read_text())["cells"]
+    assert source(cells[-3]).startswith("## Checks"), f"{notebook.name}: no closing '## Checks' section"
+    assert "assert " in source(cells[-2]) and "save_results(" in source(cells[-1]), notebook.name

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from helpers import reference
-from helpers.config import REPO_ROOT
-from helpers.data import random_subset
+from helpers.core.config import REPO_ROOT
+from helpers.data.datasets import random_subset
 from helpers.nn import MLP
 from helpers.train import train
 

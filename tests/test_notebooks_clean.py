@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from helpers.config import REPO_ROOT
+from helpers.core.config import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 

@@ -1,4 +1,4 @@
-"""Tests for helpers.plots: curves drawn by split name, confusion views."""
+"""Tests for helpers.notebook.plots: curves drawn by split name, confusion views."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from helpers.plots import confusion_heatmaps, training_curves
+from helpers.notebook.plots import confusion_heatmaps, training_curves
 from helpers.train import History
 
 

@@ -1,4 +1,4 @@
-"""helpers.progress and the headless runner's progress report (scripts/run_notebooks.py)."""
+"""helpers.core.progress and the headless runner's progress report (scripts/run_notebooks.py)."""
 import importlib.util
 import io
 import os
@@ -8,7 +8,7 @@ import pytest
 import tqdm.auto
 from tqdm import std
 
-from helpers import config, progress
+from helpers.core import config, progress
 
 spec = importlib.util.spec_from_file_location("run_notebooks", config.REPO_ROOT / "scripts" / "run_notebooks.py")
 runner = importlib.util.module_from_spec(spec)
@@ -73,7 +73,7 @@ def test_a_run_reports_progress_and_saves_progress_bars_in_their_final_state(tmp
     monkeypatch.setenv("BUNDLE_PROGRESS", "text")  # as main() sets it
     monkeypatch.setattr(runner, "STATUS_EVERY_S", 0.05)
     source = tmp_path / "demo.ipynb"
-    nbformat.write(notebook("from helpers.progress import tqdm\nimport time\n"
+    nbformat.write(notebook("from helpers.core.progress import tqdm\nimport time\n"
                             "for _ in tqdm(range(40), desc='work', mininterval=0): time.sleep(0.01)",
                             "print('done')"), source)
     terminal = io.StringIO()

@@ -10,7 +10,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers import colab, config
+from helpers.core import config
+from helpers.notebook import colab
 from instructor import release, student_repo
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))

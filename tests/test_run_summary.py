@@ -6,15 +6,15 @@ import sys
 
 import nbformat
 
-from helpers import runtime
-from helpers.config import REPO_ROOT
+from helpers.core import runtime
+from helpers.core.config import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "run_notebooks.py"
 
 
 def tiny_notebook(folder, name, accuracy, fail=False):
     cells = [nbformat.v4.new_code_cell(
-        "from helpers import artifacts\n"
+        "from helpers.store import artifacts\n"
         + ("raise RuntimeError('planted failure')\n" if fail else "")
         + f"artifacts.save_results({name!r}, {{'test accuracy': {accuracy}, 'images': 10}})")]
     path = folder / f"{name}.ipynb"

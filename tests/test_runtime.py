@@ -1,9 +1,9 @@
-"""Tests for helpers.runtime: the settings it applies and the machine it describes."""
+"""Tests for helpers.core.runtime: the settings it applies and the machine it describes."""
 import platform
 
 from threadpoolctl import threadpool_info
 
-from helpers import config, runtime
+from helpers.core import config, runtime
 
 
 def test_keep_freed_memory_applies_on_glibc():

@@ -1,7 +1,7 @@
-"""Tests for helpers.search: the random search sampler."""
+"""Tests for helpers.studies.search: the random search sampler."""
 import pytest
 
-from helpers.search import random_configurations
+from helpers.studies.search import random_configurations
 
 
 def test_random_configurations_are_seeded_and_in_range():

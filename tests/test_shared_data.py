@@ -1,7 +1,7 @@
 """The real data sets, from CIFAR10_DIR / MNIST_DIR or the shared offline copies (skipped without them)."""
 import numpy as np
 
-from helpers.data import load_cifar10, load_mnist
+from helpers.data.datasets import load_cifar10, load_mnist
 
 
 def test_full_cifar10(real_cifar10):

@@ -2,7 +2,7 @@ import importlib.util
 import inspect
 import textwrap
 
-from helpers import show
+from helpers.notebook import show
 from helpers.nn import Classifier, linear_backward, relu_backward
 
 

@@ -10,7 +10,7 @@ import sys
 import nbformat
 import pytest
 
-from helpers import config
+from helpers.core import config
 from instructor import plain_copy, release, starter
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))

@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 
 from grading import batch
-from helpers import artifacts, config, legacy, metrics, submission
+from helpers import metrics
+from helpers.core import config
+from helpers.handin import legacy, submission
+from helpers.store import artifacts
 
 REPO = config.REPO_ROOT
 PRODUCERS = ["01_features", "02_augmentation", "03_mlp_from_scratch", "04_compare"]
@@ -212,25 +215,25 @@ def test_archive_names_follow_profile_and_weights():
 
 
 def test_demo_weights_are_found_by_checksum_without_downloading(tmp_path, monkeypatch):
-    from helpers import features
+    from helpers.features.weights import IMAGENET_FILE, local_weights, weights_id
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("FEATURE_WEIGHTS", "imagenet")
-    assert features.local_weights(features.weights_id("random")) == "random"
-    assert features.local_weights(features.weights_id("imagenet")) is None  # nothing cached, nothing fetched
+    assert local_weights(weights_id("random")) == "random"
+    assert local_weights(weights_id("imagenet")) is None  # nothing cached, nothing fetched
     weights = tmp_path / "mine.pth"
     weights.write_bytes(b"not really a state dict")
     recorded = f"file:{hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
-    assert features.local_weights(recorded) is None
+    assert local_weights(recorded) is None
     monkeypatch.setenv("FEATURE_WEIGHTS", str(weights))
-    assert features.local_weights(recorded) == weights
-    assert features.local_weights("file:000000000000") is None
-    assert features.local_weights(features.weights_id("imagenet")) is None  # checksum is not ImageNet's
-    cached = tmp_path / "torch/hub/checkpoints" / features.IMAGENET_FILE
+    assert local_weights(recorded) == weights
+    assert local_weights("file:000000000000") is None
+    assert local_weights(weights_id("imagenet")) is None  # checksum is not ImageNet's
+    cached = tmp_path / "torch/hub/checkpoints" / IMAGENET_FILE
     cached.parent.mkdir(parents=True)
     cached.write_bytes(weights.read_bytes())
     monkeypatch.setenv("FEATURE_WEIGHTS", "random")
-    assert features.local_weights(recorded) == cached
+    assert local_weights(recorded) == cached
 
 
 def forge(archive, out, replace):

@@ -15,7 +15,7 @@ Adding a layer (as ``dropout.py`` and ``batchnorm.py`` do) touches three files:
    ``forward(x, params, state, training)`` / ``backward(dout, cache, grads, need_dx)``
    calling the pair. Defining the class registers it in ``LAYERS``, so once its module is
    imported the layer is rebuilt from a saved architecture, saved with its state by
-   ``helpers.artifacts.save_model`` and updated by every optimizer, with no other edit.
+   ``helpers.store.artifacts.save_model`` and updated by every optimizer, with no other edit.
 2. ``helpers/nn/__init__.py``: import the class (and the pair) below and list it in ``__all__``,
    so it is ``helpers.nn.<Name>`` and registered whenever ``helpers.nn`` is
    (``tests/test_nn.py`` checks that every registered layer is exported).

@@ -71,16 +71,8 @@ def _taps(first, stride, count):
 
 
 # ----------------------------------------------------------------------------- convolution
-def conv2d_forward(x, W, b, stride=1, padding=0):
-    """Cross-correlate ``x`` with ``W`` and add ``b``, as ``torch.nn.functional.conv2d``.
-
-    Inputs: x (N, C, H, W), W (F, C, KH, KW), b (F,), of one float dtype; stride >= 1 in both
-    directions; padding >= 0 zeros on every side.
-    Returns (out, cache): out (N, F, OH, OW) of x's dtype, ``OH = conv_output_size(H, KH, stride,
-    padding)`` (OW alike); cache, what conv2d_backward needs.
-    Raises: ValueError naming the argument (x, W, b, stride, padding) that is wrong (checked
-    before the part to write).
-    """
+def _check_conv_arguments(x, W, b, stride, padding):
+    """``(OH, OW)`` of ``conv2d_forward(x, W, b, stride, padding)``; a ValueError naming the wrong argument."""
     _check_images(x)
     if not isinstance(W, np.ndarray) or W.ndim != 4 or W.shape[1] != x.shape[1]:
         got = W.shape if isinstance(W, np.ndarray) else type(W).__name__
@@ -92,8 +84,7 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
         raise ValueError(f"x, W and b must share one dtype, got {x.dtype}, {W.dtype} and {b.dtype}")
     _check_int_at_least(stride, "stride")
     _check_int_at_least(padding, "padding", 0)
-    num_filters, channels, kernel_h, kernel_w = W.shape
-    batch, _, height, width = x.shape
+    (_, _, kernel_h, kernel_w), (_, _, height, width) = W.shape, x.shape
     out_h = conv_output_size(height, kernel_h, stride, padding)
     out_w = conv_output_size(width, kernel_w, stride, padding)
     if out_h < 1 or out_w < 1:
@@ -101,6 +92,22 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
             f"W: a {kernel_h}x{kernel_w} kernel does not fit the {height}x{width} input "
             f"padded by {padding}"
         )
+    return out_h, out_w
+
+
+def conv2d_forward(x, W, b, stride=1, padding=0):
+    """Cross-correlate ``x`` with ``W`` and add ``b``, as ``torch.nn.functional.conv2d``.
+
+    Inputs: x (N, C, H, W), W (F, C, KH, KW), b (F,), of one float dtype; stride >= 1 in both
+    directions; padding >= 0 zeros on every side.
+    Returns (out, cache): out (N, F, OH, OW) of x's dtype, ``OH = conv_output_size(H, KH, stride,
+    padding)`` (OW alike); cache, what conv2d_backward needs.
+    Raises: ValueError naming the argument (x, W, b, stride, padding) that is wrong (checked
+    before the part to write).
+    """
+    out_h, out_w = _check_conv_arguments(x, W, b, stride, padding)
+    num_filters, channels, kernel_h, kernel_w = W.shape
+    batch = x.shape[0]
     ### BEGIN SOLUTION: return (out, cache): the cross-correlation of the zero-padded x with W plus b, shape (N, F, OH, OW), and what conv2d_backward needs
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))

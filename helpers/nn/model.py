@@ -55,7 +55,7 @@ class Classifier:
     def from_architecture(cls, architecture, params, reg=0.0, state=None):
         """Rebuild a model saved with :attr:`architecture`; the arrays must have the recorded shapes."""
         if architecture.get("model") != "Classifier":
-            raise ValueError(f"not a Classifier architecture: {architecture!r} (helpers.legacy.generic_architecture "
+            raise ValueError(f"not a Classifier architecture: {architecture!r} (helpers.nn.architectures.generic_architecture "
                              "reads the MLP and CNN forms)")
         layers = [layer_from_spec(spec) for spec in architecture["layers"]]
         model = cls.from_params(params, architecture["input_shape"], layers, state=state, reg=reg)

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import config
+from helpers.core import config
 
 sys.path.insert(0, str(config.REPO_ROOT / "tests"))
 import graded_checks as check  # tests/graded_checks.py

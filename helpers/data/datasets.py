@@ -2,7 +2,7 @@
 
 Sources, in order: the path in ``CIFAR10_DIR`` / ``MNIST_DIR``; else the project's own cache
 of decoded arrays; else a download of the official files from their first good source
-(``helpers.download``: mirrors, timeouts, checksums).
+(``helpers.data.download``: mirrors, timeouts, checksums).
 Decoded arrays are cached under ``artifacts/cache/`` so that a second load is fast.
 
 Order: every source gives its examples in an order in which the first rows are a fair sample.
@@ -27,8 +27,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from helpers import artifacts, config, download
-from helpers.progress import tqdm
+from helpers.core import config
+from helpers.data import download
+from helpers.store import artifacts
+from helpers.core.progress import tqdm
 
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer",
@@ -160,7 +162,7 @@ def _read_cifar_batches(folder: Path, split: str) -> tuple[np.ndarray, np.ndarra
 
 
 def _download_cifar10(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The official archive, from its first good source (helpers.download), extracted once into the cache."""
+    """The official archive, from its first good source (helpers.data.download), extracted once into the cache."""
     root = config.cache_dir() / "downloads"
     folder = root / "cifar-10-batches-py"
     if not (folder / "batches.meta").exists():
@@ -268,7 +270,7 @@ def _read_mnist_npz(source: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _download_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The official idx files of ``split``, from their first good source (helpers.download)."""
+    """The official idx files of ``split``, from their first good source (helpers.data.download)."""
     root = config.cache_dir() / "downloads" / "mnist"
     try:
         images, labels = download.fetch_files("mnist", download.MNIST_FILES[split], root)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
-from helpers import config
-from helpers.artifacts import atomic_write
-from helpers.progress import tqdm
+from helpers.core import config
+from helpers.store.artifacts import atomic_write
+from helpers.core.progress import tqdm
 
 
 @dataclass(frozen=True)

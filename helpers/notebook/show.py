@@ -6,7 +6,7 @@ from pathlib import Path
 
 from IPython.display import Code
 
-from helpers import config
+from helpers.core import config
 
 # nbgrader-style markers around the parts a student writes (see instructor/release.py): code, and
 # passages of text (docstrings, notebook markdown) stating what a student derives; not shown

@@ -1,8 +1,7 @@
 """Reading the layouts this project reads but no longer writes: older model manifests and the seeds' pickles.
 
-- :func:`generic_architecture`: a manifest's ``{"model": "MLP", ...}`` or ``{"model": "CNN", ...}``
-  (an architecture recorded by the model's arguments) as the list of layers ``Classifier`` records;
-  ``helpers.artifacts.load_model`` reads every manifest through it.
+- older model manifests (an architecture recorded by the model's arguments): read beside the models,
+  by ``helpers.nn.architectures.generic_architecture``, which ``helpers.store.artifacts.load_model`` uses.
 - :func:`load_student_params`: a bare parameter pickle in one of the seeds' layouts (no manifest),
   converted to the project's layout, with a loud warning that it is unverified.
 """
@@ -14,37 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import artifacts
-from helpers.nn.cnn import cnn_layers
-from helpers.nn.model import Classifier, architecture_of, mlp_layers
-
-# the arguments each older form records, besides "model"
-MODEL_ARGUMENTS = {
-    "MLP": ("layer_sizes", "activation"),
-    "CNN": ("input_shape", "conv_channels", "kernel_size", "pool", "pool_size", "hidden", "num_classes", "activation"),
-}
-
-
-def generic_architecture(recorded: dict) -> dict:
-    """``{"model": "Classifier", "input_shape", "layers"}`` for a recorded architecture, in any form this project wrote.
-
-    Raises: ValueError naming the form when ``recorded`` is none of them or lacks an argument.
-    """
-    kind = recorded.get("model") if isinstance(recorded, dict) else None
-    if kind == "Classifier":
-        return recorded
-    if kind not in MODEL_ARGUMENTS:
-        raise ValueError(f"unknown model architecture {recorded!r}: 'model' must be one of "
-                         f"{sorted(['Classifier', *MODEL_ARGUMENTS])}")
-    missing = [name for name in MODEL_ARGUMENTS[kind] if name not in recorded]
-    if missing:
-        raise ValueError(f"the {kind} architecture {recorded!r} lacks {', '.join(missing)}")
-    if kind == "MLP":
-        sizes = [int(size) for size in recorded["layer_sizes"]]
-        return architecture_of(sizes[:1], mlp_layers(sizes, recorded["activation"]))
-    arguments = {name: recorded[name] for name in MODEL_ARGUMENTS[kind]}
-    return architecture_of(recorded["input_shape"], cnn_layers(**arguments))
-
+from helpers.nn.model import Classifier, mlp_layers
+from helpers.store import artifacts
 
 UNVERIFIED_BANNER = "UNVERIFIED: {file} has no manifest; its origin and integrity cannot be checked."
 

@@ -29,7 +29,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from helpers import config
+from helpers.core import config
+from helpers.nn.architectures import generic_architecture
+from helpers.nn.model import Classifier
 
 
 class ArtifactError(RuntimeError):
@@ -137,20 +139,41 @@ def atomic_write(file: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # helpers/
+# The code that computes results, relative to the package: what an artifact's "code" digest covers.
+# Plots, the notebooks' plumbing, the hand-in, downloads and settings code are left out, so editing
+# them does not mark saved results as made by other code (tests/test_artifacts.py shows both ways).
+COMPUTING = ("nn", "train.py", "augment.py", "filterbank.py", "metrics.py", "preprocess.py", "reference.py",
+             "core/profiles.py", "core/device.py", "data/datasets.py", "features", "studies")
 
 
 def code_files(package: Path = PACKAGE_DIR) -> list[Path]:
-    """The Python files of the ``helpers`` package (the code that makes every artifact), sorted."""
+    """Every Python file of the ``helpers`` package (what a submission packs), sorted."""
     return sorted(file for file in package.rglob("*.py") if "__pycache__" not in file.parts)
 
 
-def code_digest(package: Path = PACKAGE_DIR) -> str:
-    """sha256 over the package's Python files (relative names and bytes): which code made an artifact."""
+def computing_files(package: Path = PACKAGE_DIR) -> list[Path]:
+    """The Python files of :data:`COMPUTING`: the code that computes results, sorted."""
+    return [file for file in code_files(package)
+            if any(file.relative_to(package).as_posix().startswith(entry if entry.endswith(".py") else f"{entry}/")
+                   for entry in COMPUTING)]
+
+
+def _digest(package: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
-    for file in code_files(package):
+    for file in files:
         digest.update(file.relative_to(package).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def code_digest(package: Path = PACKAGE_DIR) -> str:
+    """sha256 over the code that computes results (relative names and bytes): which code made an artifact."""
+    return _digest(package, computing_files(package))
+
+
+def package_digest(package: Path = PACKAGE_DIR) -> str:
+    """sha256 over every Python file of the package: the digest artifacts recorded before :data:`COMPUTING`."""
+    return _digest(package, code_files(package))
 
 
 def sha256_of(file: Path) -> str:
@@ -283,13 +306,10 @@ def load_model(name, producer: str | None = None, expect: Mapping | None = None,
                architecture: Mapping | None = None):
     """Verify and rebuild a model saved by :func:`save_model`, as the architecture it was saved with.
 
-    Every recorded form is read (``helpers.legacy.generic_architecture``). ``architecture`` entries
+    Every recorded form is read (``helpers.nn.architectures.generic_architecture``). ``architecture`` entries
     (e.g. ``{"input_shape": [512]}``) are checked against the recorded ones, in the ``Classifier``
     form: a mismatch is refused instead of silently building another network.
     """
-    from helpers.legacy import generic_architecture
-    from helpers.nn import Classifier
-
     file, manifest, arrays = _verified_params(name, producer, expect)
     if not isinstance(manifest.get("architecture"), dict):
         raise ArtifactError(f"{file} was saved without its architecture: rerun {_notebook(manifest.get('producer'))}")

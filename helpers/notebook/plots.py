@@ -4,7 +4,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.data import random_subset
+from helpers.data.datasets import random_subset
+from helpers.metrics import row_normalise
 from helpers.train import History
 
 
@@ -111,7 +112,6 @@ def confusion_heatmaps(counts: np.ndarray, class_names: list[str], title: str = 
     """The confusion matrix as counts and/or row-normalised (recall on the diagonal), side by side."""
     import seaborn as sns
 
-    from helpers.metrics import row_normalise
 
     drawn = {"counts": (counts, "d", {}), "row-normalised": (row_normalise(counts), ".2f", {"vmin": 0, "vmax": 1})}
     fig, axes = plt.subplots(1, len(views), figsize=(7.5 * len(views), 6), squeeze=False)

@@ -12,7 +12,7 @@ import sys
 from tqdm import std
 from tqdm.auto import tqdm as auto_tqdm
 
-from helpers import config
+from helpers.core import config
 
 
 def tqdm(*args, **kwargs) -> std.tqdm:

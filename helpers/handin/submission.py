@@ -3,11 +3,11 @@
 :func:`build` packs a profile's artifacts (parameter pickles, test features and labels, class
 names, reports, confusion matrices, predictions and probabilities, a few raw test images, the
 executed notebooks as HTML) with their manifests, plus ``environment.json`` (Python, packages,
-BLAS, CPU: ``helpers.runtime.environment``), the student's source (``source/helpers/`` and
+BLAS, CPU: ``helpers.core.runtime.environment``), the student's source (``source/helpers/`` and
 ``source/notebooks/`` without outputs: one hand-in for both quick inference and the autograder) and a top-level ``submission.json``
 listing every member with its sha256 and the digest of the packed ``helpers/``.
 :func:`open_submission` extracts such an archive and refuses it if a member is missing, altered,
-unlisted or has an unsafe name; after that the members load through :mod:`helpers.artifacts`
+unlisted or has an unsafe name; after that the members load through :mod:`helpers.store.artifacts`
 (checksummed, restricted unpickler) like local artifacts. :attr:`Submission.foreign_artifacts`
 lists the artifacts whose manifests record other code than the packed source (results made by
 other code): reported, never silently accepted.
@@ -24,7 +24,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from helpers import artifacts, config, runtime
+from helpers.core import config, runtime
+from helpers.store import artifacts
 
 FORMAT = 2
 TOP_MANIFEST = "submission.json"
@@ -159,10 +160,11 @@ class Submission:
     @property
     def foreign_artifacts(self) -> list[str]:
         """Artifacts whose manifest records other code than the packed ``helpers/`` (made by other code)."""
-        packed = artifacts.code_digest(self.source / "helpers")
+        package = self.source / "helpers"
+        packed = {artifacts.code_digest(package), artifacts.package_digest(package)}  # older archives: the latter
         return sorted(str(file.relative_to(self.root)).removesuffix(".manifest.json")
                       for file in self.root.rglob("*.manifest.json")
-                      if json.loads(file.read_text()).get("code") != packed)
+                      if json.loads(file.read_text()).get("code") not in packed)
 
 
 def _safe_name(name: str, archive: Path) -> PurePosixPath:
@@ -170,6 +172,51 @@ def _safe_name(name: str, archive: Path) -> PurePosixPath:
     if member.is_absolute() or ".." in member.parts or "\\" in name or ":" in name or not member.parts:
         raise SubmissionError(f"{archive}: member {name!r} has an unsafe path; the archive is refused")
     return member
+
+
+def _listing(zf: zipfile.ZipFile, archive: Path, max_bytes: int | None) -> tuple[dict, dict]:
+    """``(submission.json, its members)`` once the archive's size, names and listing are checked."""
+    names = zf.namelist()
+    if TOP_MANIFEST not in names:
+        raise SubmissionError(f"{archive} has no {TOP_MANIFEST}: it was not made by `make submission`")
+    unpacked = sum(info.file_size for info in zf.infolist())
+    if max_bytes is not None and unpacked > max_bytes:
+        raise SubmissionError(f"{archive} unpacks to {unpacked} bytes, over the limit of {max_bytes}; "
+                              "the archive is refused")
+    try:
+        top = json.loads(zf.read(TOP_MANIFEST))
+        listed = dict(top["members"]) if top.get("format") == FORMAT else None
+    except (ValueError, TypeError, KeyError, AttributeError, zipfile.BadZipFile, OSError) as err:
+        raise SubmissionError(f"{archive}: {TOP_MANIFEST} is unreadable ({err!r}); the archive is refused") from err
+    if listed is None:
+        raise SubmissionError(f"{archive}: unknown submission format {top.get('format')!r} (this bundle reads {FORMAT})")
+    for name in names:
+        _safe_name(name, archive)
+    unlisted = sorted(set(names) - set(listed) - {TOP_MANIFEST})
+    if unlisted:
+        raise SubmissionError(f"{archive}: {', '.join(unlisted)} not listed in {TOP_MANIFEST}; the archive is refused")
+    missing = sorted(set(listed) - set(names))
+    if missing:
+        raise SubmissionError(f"{archive}: member {', '.join(missing)} is missing")
+    return top, listed
+
+
+def _unpack(zf: zipfile.ZipFile, archive: Path, listed: dict, root: Path) -> None:
+    """Write every listed member under ``root``, each checked against its size and sha256 first."""
+    shutil.rmtree(root, ignore_errors=True)
+    for name, entry in listed.items():
+        # the size is checked before reading, so a forged member cannot make us unpack gigabytes
+        try:
+            intact = (zf.getinfo(name).file_size == entry["bytes"]
+                      and hashlib.sha256(data := zf.read(name)).hexdigest() == entry["sha256"])
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, TypeError):  # damaged data, a bad entry
+            intact = False
+        if not intact:
+            shutil.rmtree(root, ignore_errors=True)
+            raise SubmissionError(f"{archive}: member {name} does not match {TOP_MANIFEST} "
+                                  "(altered or damaged); the archive is refused")
+        target = root / _safe_name(name, archive)
+        artifacts.atomic_write(target, lambda fh, data=data: fh.write(data))
 
 
 def _extract(archive: str | os.PathLike, extract_to: Path | None, max_bytes: int | None) -> tuple[Path, Path, dict]:
@@ -187,44 +234,10 @@ def _extract(archive: str | os.PathLike, extract_to: Path | None, max_bytes: int
     except (zipfile.BadZipFile, OSError) as err:
         raise SubmissionError(f"{archive} is not a zip archive ({err}): ask for the file made by `make submission`") from err
     with zf:
-        names = zf.namelist()
-        if TOP_MANIFEST not in names:
-            raise SubmissionError(f"{archive} has no {TOP_MANIFEST}: it was not made by `make submission`")
-        unpacked = sum(info.file_size for info in zf.infolist())
-        if max_bytes is not None and unpacked > max_bytes:
-            raise SubmissionError(f"{archive} unpacks to {unpacked} bytes, over the limit of {max_bytes}; "
-                                  "the archive is refused")
-        try:
-            top = json.loads(zf.read(TOP_MANIFEST))
-            listed = dict(top["members"]) if top.get("format") == FORMAT else None
-        except (ValueError, TypeError, KeyError, AttributeError, zipfile.BadZipFile, OSError) as err:
-            raise SubmissionError(f"{archive}: {TOP_MANIFEST} is unreadable ({err!r}); the archive is refused") from err
-        if listed is None:
-            raise SubmissionError(f"{archive}: unknown submission format {top.get('format')!r} (this bundle reads {FORMAT})")
-        for name in names:
-            _safe_name(name, archive)
-        unlisted = sorted(set(names) - set(listed) - {TOP_MANIFEST})
-        if unlisted:
-            raise SubmissionError(f"{archive}: {', '.join(unlisted)} not listed in {TOP_MANIFEST}; the archive is refused")
-        missing = sorted(set(listed) - set(names))
-        if missing:
-            raise SubmissionError(f"{archive}: member {', '.join(missing)} is missing")
+        top, listed = _listing(zf, archive, max_bytes)
         digest = artifacts.sha256_of(archive)
         root = Path(extract_to) if extract_to else config.artifacts_root() / "submissions" / digest[:16]
-        shutil.rmtree(root, ignore_errors=True)
-        for name, entry in listed.items():
-            # the size is checked before reading, so a forged member cannot make us unpack gigabytes
-            try:
-                intact = (zf.getinfo(name).file_size == entry["bytes"]
-                          and hashlib.sha256(data := zf.read(name)).hexdigest() == entry["sha256"])
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, TypeError):  # damaged data, a bad entry
-                intact = False
-            if not intact:
-                shutil.rmtree(root, ignore_errors=True)
-                raise SubmissionError(f"{archive}: member {name} does not match {TOP_MANIFEST} "
-                                      "(altered or damaged); the archive is refused")
-            target = root / _safe_name(name, archive)
-            artifacts.atomic_write(target, lambda fh, data=data: fh.write(data))
+        _unpack(zf, archive, listed, root)
     return archive, root, top
 
 

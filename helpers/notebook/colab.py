@@ -24,7 +24,7 @@ import runpy, subprocess, sys
 if "google.colab" in sys.modules:
     if STUDENT_REPO: COPY = "/content/dl-from-scratch"; subprocess.run(["git", "clone", "--quiet", STUDENT_REPO, COPY])
     else: COPY = "/content/drive/MyDrive/dl-from-scratch"; from google.colab import drive; drive.mount("/content/drive")
-    runpy.run_path(f"{{COPY}}/helpers/colab.py")["setup"](COPY)"""
+    runpy.run_path(f"{{COPY}}/helpers/notebook/colab.py")["setup"](COPY)"""
 
 
 def install_command(copy: Path) -> list[str]:

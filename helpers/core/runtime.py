@@ -2,7 +2,7 @@
 
 Settings: :func:`apply` (a notebook's threads, deterministic torch, malloc), :func:`blas_limit`
 (the SGD steps of ``helpers.train``) and :func:`keep_freed_memory`; the number of threads is
-chosen by ``helpers.config.blas_threads``. Description: :func:`environment`, :func:`cpu_model` and :func:`commit`.
+chosen by ``helpers.core.config.blas_threads``. Description: :func:`environment`, :func:`cpu_model` and :func:`commit`.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from helpers import config
+from helpers.core import config
 
 PACKAGES = ("numpy", "torch", "torchvision", "scikit-learn", "pandas", "matplotlib", "seaborn", "threadpoolctl")
 

@@ -1,23 +1,11 @@
 """Run-time configuration, read from the environment in this one place.
 
-| variable            | meaning                                                          | default            |
-|---------------------|------------------------------------------------------------------|--------------------|
-| BUNDLE_PROFILE      | ``smoke`` (small stratified subset, few epochs) or ``full``      | ``full``           |
-| BUNDLE_ARTIFACTS    | where generated files go                                         | ``artifacts/``     |
-| BUNDLE_CACHE        | decoded data sets and feature caches (content-keyed)             | ``artifacts/cache``|
-| CIFAR10_DIR         | CIFAR-10 source: batches folder, image-folder tree or archive    | see below          |
-| MNIST_DIR           | MNIST source: ``mnist.npz`` or a folder holding it               | see below          |
-| CIFAR10_URL         | a download source tried first: the archive's address or folder   | none               |
-| MNIST_URL           | a download source tried first: a folder holding the .gz files    | none               |
-| FEATURE_WEIGHTS     | ResNet18 weights: ``imagenet``, a ``.pth`` path or ``random``    | ``imagenet``       |
-| BUNDLE_BLAS_THREADS | BLAS and torch threads for the small matrix products             | from the CPU count |
-| BUNDLE_PROGRESS     | ``text``: plain-text progress bars (the headless runner sets it) | widgets in Jupyter |
-| SUBMISSION          | a ``submission-*.zip`` for the quick-inference notebook          | none               |
-
-Data sources default to the offline copies in ``../shared/data`` beside the checkout when they
-exist (this project's machines), else to a download. Values are read when asked for, not at
-import, so a test can change them. A notebook's settings cell overrides profile, weights and
-submission for its kernel through :func:`apply_settings`.
+Every environment variable is declared once, in :data:`VARIABLES` (its meaning and default);
+docs/CONFIGURATION.md's table is :func:`variables_table` (``python -m helpers.core.config`` prints
+it; tests/test_config.py checks the page against it). Data sources default to the offline copies in
+``../shared/data`` beside the checkout when they exist (this project's machines), else to a
+download. Values are read when asked for, not at import, so a test can change them. A notebook's
+settings cell overrides profile, weights and submission for its kernel through :func:`apply_settings`.
 """
 from __future__ import annotations
 
@@ -26,27 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from helpers.core.profiles import PROFILES, Profile
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the one definition of the repository root
 SHARED_DATA_FILES = {"CIFAR10_DIR": "cifar10-jpeg.tar.gz", "MNIST_DIR": "mnist.npz"}
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How much data and how many epochs a run uses."""
-
-    name: str
-    train_per_class: int | None  # None: every image
-    test_per_class: int | None
-    mlp_epochs: int
-    lr_step: int  # divide the learning rate by 10 every lr_step epochs
-    seed: int = 0
-
-
-PROFILES = {
-    # on 1,000 features an MLP epoch takes milliseconds: smoke keeps the seed schedule
-    "smoke": Profile("smoke", train_per_class=100, test_per_class=50, mlp_epochs=300, lr_step=100),
-    "full": Profile("full", train_per_class=None, test_per_class=None, mlp_epochs=300, lr_step=100),
-}
 
 
 def _named_profile(name: str, where: str) -> Profile:
@@ -58,26 +29,69 @@ def _named_profile(name: str, where: str) -> Profile:
 
 
 @dataclass(frozen=True)
+class Variable:
+    """An environment variable: what it means and its default, as docs/CONFIGURATION.md shows them."""
+
+    name: str
+    meaning: str  # Markdown
+    default: str  # Markdown, for the page
+    value: str = ""  # what the code takes when it is unset or blank ("": none)
+
+
+VARIABLES = {variable.name: variable for variable in (
+    Variable("BUNDLE_PROFILE", "`full` (all data, the seeds' hyperparameters) or `smoke` (100/50 images per class, few epochs)",
+             "`full` (`smoke` under `make test`)", "full"),
+    Variable("FEATURE_WEIGHTS", "`imagenet` (torchvision download, `TORCH_HOME` cache), a local state_dict path, or `random`",
+             "`imagenet` (`random` under `make test`)", "imagenet"),
+    Variable("CIFAR10_DIR", "`cifar-10-batches-py` folder, image-folder tree `train/<class>/*`, `test/<class>/*`, or a "
+             "`.tar.gz`/`.zip` of one; empty: download",
+             "`../shared/data/cifar10-jpeg.tar.gz` beside the checkout when present, else download"),
+    Variable("MNIST_DIR", "a `mnist.npz` (or a folder holding it)", "`../shared/data/mnist.npz` when present, else download"),
+    Variable("CIFAR10_URL", "a download source tried first: the archive's address or a folder holding it", "none"),
+    Variable("MNIST_URL", "a download source tried first: a folder holding the `.gz` files", "none"),
+    Variable("BUNDLE_ARTIFACTS", "where generated files go",
+             "`artifacts/` of the checkout (found from the current folder after a plain `pip install`; "
+             "`/content/artifacts` on Colab)"),
+    Variable("BUNDLE_CACHE", "decoded data sets and feature caches, keyed by their content (sharing one between runs "
+             "saves work and cannot change a result)", "`cache/` inside `BUNDLE_ARTIFACTS`"),
+    Variable("BUNDLE_BLAS_THREADS", "BLAS and torch threads of the notebooks that train (03, 06, 07)",
+             "1 on up to 2 CPUs, else half the CPUs, at most 4 (see below)"),
+    Variable("BUNDLE_PROGRESS", "`text`: plain-text progress bars (the headless runner sets it)", "widgets in Jupyter"),
+    Variable("SUBMISSION", "a `submission-*.zip` for `05_quick_inference` to check (see [GRADING.md](GRADING.md))",
+             "none: this tree's artifacts"),
+)}
+
+
+def variables_table() -> str:
+    """The Markdown table of :data:`VARIABLES`, as docs/CONFIGURATION.md holds it."""
+    rows = [f"| `{v.name}` | {v.meaning} | {v.default} |" for v in VARIABLES.values()]
+    return "\n".join(["| variable | meaning | default |", "|---|---|---|", *rows])
+
+
+def _env(name: str) -> str:
+    """Variable ``name`` of :data:`VARIABLES`, stripped; its declared value when unset or blank."""
+    return os.environ.get(VARIABLES[name].name, "").strip() or VARIABLES[name].value
+
+
+@dataclass(frozen=True)
 class Setting:
-    """A choice a notebook's settings cell can make, backed by an environment variable."""
+    """A choice a notebook's settings cell can make, backed by an environment variable of :data:`VARIABLES`."""
 
     variable: str
-    default: str
     check: Callable[[str, str], object] | None = None  # check(value, where) raises if value is wrong
 
 
 # keyword of apply_settings (the settings cell's variable in lower case) -> what backs it
 SETTINGS = {
-    "profile": Setting("BUNDLE_PROFILE", "full", _named_profile),
-    "weights": Setting("FEATURE_WEIGHTS", "imagenet"),  # checked by helpers.features when used
-    "submission": Setting("SUBMISSION", ""),  # checked by helpers.submission when opened
+    "profile": Setting("BUNDLE_PROFILE", _named_profile),
+    "weights": Setting("FEATURE_WEIGHTS"),  # checked by helpers.features when used
+    "submission": Setting("SUBMISSION"),  # checked by helpers.handin.submission when opened
 }
 
 
 def _setting(name: str) -> str:
     """Setting ``name``: its environment variable, else its default."""
-    setting = SETTINGS[name]
-    return os.environ.get(setting.variable, "").strip() or setting.default
+    return _env(SETTINGS[name].variable)
 
 
 def apply_settings(source: str = "the settings cell", **values: str | os.PathLike | None) -> None:
@@ -213,55 +227,5 @@ def submission() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-@dataclass(frozen=True)
-class NotebookRun:
-    """A notebook's chosen settings; saves artifacts with its name and those settings attached."""
-
-    producer: str
-    settings: dict  # what every artifact of the notebook records: profile (and weights when it uses them)
-
-    def _config(self, extra) -> dict:
-        return {**self.settings, **dict(extra or {})}
-
-    def save_arrays(self, name, config=None, **arrays):
-        """helpers.artifacts.save_arrays with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_arrays(name, self.producer, self._config(config), **arrays)
-
-    def save_json(self, name, obj, config=None):
-        """helpers.artifacts.save_json with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_json(name, obj, self.producer, self._config(config))
-
-    def save_model(self, name, model, config=None):
-        """helpers.artifacts.save_model with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_model(name, model, self.producer, self._config(config))
-
-    def save_params(self, name, params, config=None):
-        """helpers.artifacts.save_params with this notebook as producer and its settings (plus ``config``)."""
-        from helpers import artifacts
-        return artifacts.save_params(name, params, self.producer, self._config(config))
-
-    def save_results(self, results):
-        """helpers.artifacts.save_results with this notebook as producer: its headline figures for ``make run``."""
-        from helpers import artifacts
-        return artifacts.save_results(self.producer, results)
-
-
-def notebook_setup(producer: str, threads: bool = False, deterministic: bool = False, memory: bool = False,
-                   **settings) -> NotebookRun:
-    """Start a notebook: apply its settings cell (``profile=PROFILE, weights=WEIGHTS``...) and print them.
-
-    ``threads``, ``deterministic``, ``memory``: the process settings of ``helpers.runtime.apply`` (BLAS and
-    torch threads, torch runs that repeat bit for bit, malloc keeping freed memory), printed too.
-    Returns the run, whose ``save_*`` attach ``producer`` and the settings.
-    """
-    from helpers import runtime
-
-    apply_settings(**settings)
-    applied = runtime.apply(threads=threads, deterministic=deterministic, memory=memory)
-    if applied:
-        print(f"==== {', '.join(applied)} ====", flush=True)
-    recorded = {"profile": profile().name} | ({"weights": feature_weights()} if "weights" in settings else {})
-    return NotebookRun(producer, recorded)
+if __name__ == "__main__":
+    print(variables_table())
