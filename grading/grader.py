@@ -17,12 +17,14 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from grading import sandbox
 from grading.boundary import GIB, Limits
+from helpers.core.config import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT  # the instructor's tree: its tests, hidden tests and reference helpers/
 
 HIDDEN = REPO / "instructor" / "hidden_tests"
 STARTUP_S = 300  # the grader's own start: importing torch, collecting the tests
@@ -53,16 +55,50 @@ def _read_report(path: Path) -> tuple[dict, dict]:
     return collected, results
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """The grading options every grading command takes: --hidden, --only, --time-limit, --memory-limit."""
-    parser.add_argument("--hidden", type=Path, default=HIDDEN, help="folder of hidden tests (default: instructor/hidden_tests)")
-    parser.add_argument("--only", default="", help="comma-separated graded functions (default: all)")
-    parser.add_argument("--time-limit", type=float, default=float(os.environ.get("GRADE_TIME_LIMIT", Limits.time_s)),
-                        help="seconds per graded function, all its tests together (env GRADE_TIME_LIMIT; default 60)")
-    parser.add_argument("--memory-limit", type=float, default=float(os.environ.get("GRADE_MEMORY_LIMIT", Limits.memory / GIB)),
-                        help="GiB of memory per worker (env GRADE_MEMORY_LIMIT; default 2)")
-    parser.add_argument("--allow-weaker-isolation", action="store_true",
-                        help="grade even where workers are confined less than this platform allows (recorded)")
+@dataclass(frozen=True)
+class Option:
+    """One grading option, declared once for every grading command, the pytest plugin and docs/GRADING.md."""
+
+    flag: str
+    meaning: str
+    env: str = ""
+    default: object = None
+    type: type = str
+    commands_only: bool = False  # not an option of the pytest plugin
+
+    def default_now(self):
+        return self.type(os.environ[self.env]) if self.env and os.environ.get(self.env) else self.default
+
+    def row(self) -> str:
+        """Its row in docs/GRADING.md's options table."""
+        shown = ("" if self.type is bool else "all" if self.default == "" else f"{self.default:g}"
+                 if isinstance(self.default, float) else f"`{Path(self.default).relative_to(REPO).as_posix()}`")
+        return f"| `{self.flag}` | {f'`{self.env}`' if self.env else ''} | {shown} | {self.meaning} |"
+
+
+OPTIONS = (
+    Option("--only", "grade only these comma-separated functions (names as in the table)", "GRADE_ONLY", ""),
+    Option("--time-limit", "seconds of worker time per graded function, all its tests together", "GRADE_TIME_LIMIT",
+           Limits.time_s, float),
+    Option("--memory-limit", "GiB of memory per worker process (and, with a cgroup, for the sandbox's whole tree)",
+           "GRADE_MEMORY_LIMIT", Limits.memory / GIB, float),
+    Option("--hidden", "the hidden tests", default=HIDDEN, type=Path, commands_only=True),
+    Option("--allow-weaker-isolation", "grade even where workers are confined less than this platform allows "
+           "(the gradebook records the level)", type=bool, commands_only=True),
+)
+
+
+def add_options(add, commands: bool = True) -> None:
+    """Declare :data:`OPTIONS` with ``add``: argparse's ``add_argument`` or pytest's ``addoption``
+    (``commands=False``: only those the pytest plugin takes)."""
+    for option in OPTIONS:
+        if option.commands_only and not commands:
+            continue
+        if option.type is bool:
+            add(option.flag, action="store_true", help=option.meaning)
+        else:
+            add(option.flag, type=option.type, default=option.default_now(),
+                help=option.meaning + (f" (env {option.env})" if option.env else ""))
 
 
 def limits_of(args: argparse.Namespace) -> Limits:

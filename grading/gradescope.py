@@ -24,7 +24,7 @@ from pathlib import Path
 
 from grading import sandbox
 from grading.boundary import Limits
-from grading.grader import HIDDEN, REPO, grade, graded_files, table, totals
+from grading.grader import HIDDEN, REPO, add_options, grade, graded_files, limits_of, table, totals
 from helpers.handin import submission as submissions
 from helpers.store import artifacts
 
@@ -41,12 +41,12 @@ python3 -m venv /autograder/venv
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission: grades <root>/submission into <root>/results/results.json.
 # AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON let the tests run it elsewhere;
-# GRADE_TIME_LIMIT: seconds per graded function (default 30 here, so a grade ends within Gradescope's timeout).
+# GRADE_TIME_LIMIT, GRADE_ONLY, ...: the grading options' variables (docs/GRADING.md).
 set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 cd "$ROOT/source"
-PYTHONPATH="$ROOT/source" exec "$PYTHON" -m grading.gradescope --root "$ROOT" --time-limit "${GRADE_TIME_LIMIT:-30}"
+PYTHONPATH="$ROOT/source" exec "$PYTHON" -m grading.gradescope --root "$ROOT"
 """
 
 
@@ -121,13 +121,13 @@ def results_json(results: dict, seconds: float, note: str = "") -> dict:
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 
 
-def run(root: Path, limits: Limits = Limits(time_s=30.0), only: str = "") -> dict:
+def run(root: Path, limits: Limits = Limits(), only: str = "", hidden: Path = HIDDEN, allow_weaker: bool = False) -> dict:
     """Grade ``root/submission`` and write ``root/results/results.json``; the JSON written."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gradescope-") as scratch:
         try:
             student, note = find_student(root / "submission", Path(scratch))
-            results = grade(student, HIDDEN, only, limits, log=sys.stdout)
+            results = grade(student, hidden, only, limits, log=sys.stdout, allow_weaker=allow_weaker)
             note = "\n".join(filter(None, [note, sandbox.probe().describe()]))
             payload = results_json(results, time.monotonic() - started, note)
             print(table(results))
@@ -143,10 +143,9 @@ def run(root: Path, limits: Limits = Limits(time_s=30.0), only: str = "") -> dic
 def main() -> int:
     parser = argparse.ArgumentParser(description="Grade Gradescope's submission folder into results.json")
     parser.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
-    parser.add_argument("--time-limit", type=float, default=30.0, help="seconds per graded function")
-    parser.add_argument("--only", default=os.environ.get("GRADE_ONLY", ""), help="comma-separated graded functions")
+    add_options(parser.add_argument)
     args = parser.parse_args()
-    run(args.root, Limits(time_s=args.time_limit), args.only)
+    run(args.root, limits_of(args), args.only, args.hidden, args.allow_weaker_isolation)
     return 0
 
 

@@ -14,16 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from grading.boundary import GIB, Limits, Pool, StudentError, WorkerFailure
+from grading.boundary import Pool, StudentError, WorkerFailure
+from grading.grader import add_options, limits_of
 from grading.sandbox import probe
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("grading")
+    add_options(group.addoption, commands=False)
     group.addoption("--student", type=Path, help="root of the copy whose helpers/ is graded (default: this tree)")
-    group.addoption("--time-limit", type=float, default=Limits.time_s, help="seconds per graded function")
-    group.addoption("--memory-limit", type=float, default=Limits.memory / GIB, help="GiB per worker")
-    group.addoption("--only", default="", help="comma-separated graded functions to grade (default: all)")
     group.addoption("--grade-report", type=Path, help="append one JSON line per graded test to this file")
     group.addoption("--hidden-tests", type=Path, help="the hidden tests' folder: its tests run last, in a phase of their own")
 
@@ -79,8 +78,7 @@ def pytest_collection_finish(session):
 def grading_pool(request):
     """The workers of this session, on ``--student`` (default: the tree these tests are in)."""
     config = request.config
-    limits = Limits(time_s=config.getoption("time_limit", Limits.time_s),
-                    memory=int(config.getoption("memory_limit", Limits.memory / GIB) * GIB))
+    limits = limits_of(config.option)
     pool = Pool(config.getoption("student", None) or config.rootpath, limits)
     yield pool
     pool.close()

@@ -25,7 +25,7 @@ def main() -> int:
     parser.add_argument("student", nargs="?", type=Path, default=Path.cwd(), help="root of the student's copy")
     parser.add_argument("--submission", type=Path, help="grade the source packed in this submission archive instead")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
-    add_options(parser)
+    add_options(parser.add_argument)
     args = parser.parse_args()
     limits = limits_of(args)
     if args.submission:

@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--inference", action="store_true",
                         help="also run the quick-inference notebook on each archive with results (about 30 s each)")
     parser.add_argument("--max-mib", type=float, default=MAX_BYTES / MIB, help="largest unpacked archive, MiB (default 1024)")
-    add_options(parser)
+    add_options(parser.add_argument)
     args = parser.parse_args()
     limits = limits_of(args)
     try:
