@@ -205,9 +205,12 @@ def serve_requests(requests, send, code_dir: str, limits: dict) -> None:
 
 
 def _prctl(option: int, value: int) -> None:
+    """Linux's prctl (elsewhere nothing: macOS has no such call)."""
     import ctypes
+    import sys
 
-    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
