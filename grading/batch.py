@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -47,13 +48,15 @@ def student_id(archive: Path) -> str:
 
 
 def student_ids(archives: list[Path]) -> dict[Path, str]:
-    """:func:`student_id` of each archive, made unique also where file names differ only in case."""
+    """:func:`student_id` of each archive, made unique (also where names differ only in case) with ever longer
+    digests of the archive names that clash."""
     ids = {archive: student_id(archive) for archive in archives}
-    folded: dict[str, int] = {}
-    for name in ids.values():
-        folded[name.casefold()] = folded.get(name.casefold(), 0) + 1
-    return {archive: name if folded[name.casefold()] == 1 else
-            f"{name}-{hashlib.sha256(archive.name.encode()).hexdigest()[:8]}" for archive, name in ids.items()}
+    for length in (8, 16, 64):
+        counts = Counter(name.casefold() for name in ids.values())
+        clashing = [archive for archive, name in ids.items() if counts[name.casefold()] > 1]
+        for archive in clashing:
+            ids[archive] = f"{student_id(archive)}-{hashlib.sha256(archive.name.encode()).hexdigest()[:length]}"
+    return ids
 
 
 def check_inference(archive: Path) -> str:
@@ -115,6 +118,11 @@ def grade_archive(archive: Path, limits: Limits = Limits(), only: str = "", hidd
     return record
 
 
+def _cell(value):
+    """A gradebook cell that no spreadsheet reads as a formula (a leading = + - @ is quoted away)."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def gradebook_csv(records: list[dict]) -> str:
     """The gradebook: one row per record, one points column per graded function."""
     functions = sorted({test["function"] for record in records for test in record["results"].values()})
@@ -127,12 +135,12 @@ def gradebook_csv(records: list[dict]) -> str:
         earned, possible = totals(record["results"])
         failed = [name for name, row in summary.items() if row["passed"] < row["tests"]]
         graded = record["status"] == "graded"
-        writer.writerow([record["student"], record["archive"], record["status"],
+        writer.writerow([_cell(cell) for cell in [record["student"], record["archive"], record["status"],
                          f"{earned:g}" if graded else "", f"{possible:g}" if graded else "",
                          *[f"{summary[name]['points']:g}" if name in summary else "" for name in functions],
                          " ".join(failed), record["reason"], " ".join(record.get("identical_to", [])),
                          record["consistency"], record["inference"], record.get("isolation", ""),
-                         record["seconds"], record["sha256"]])
+                         record["seconds"], record["sha256"]]])
     return out.getvalue()
 
 

@@ -53,6 +53,7 @@ class Worker:
     def __init__(self, sandbox: Sandbox, limits: Limits, budget_s: float):
         self.sandbox, self.limits, self.budget_s = sandbox, limits, budget_s
         self.channel, output, self.pid = sandbox.spawn()
+        self.cpu_start, self.waited, self.taken = sandbox.cpu_seconds(), 0.0, 0.0  # for _charge
         self.output = os.fdopen(output, "rb", buffering=0)
         self.printed, self.output_tail, self.failure, self.status, self.applied = 0, b"", "", None, None
         self.requests = 0
@@ -108,6 +109,16 @@ class Worker:
         code = "unknown" if code is None else code
         return f"exited with code {code}" + (f": {tail[0][:300]}" if tail[0] else "")
 
+    def _charge(self, waited: float):
+        """Take from the budget the time waited for the worker, or the CPU its sandbox used meanwhile (where a
+        cgroup counts it) when that is more: processes left computing between requests are paid for too."""
+        self.waited += waited
+        used = self.waited
+        if self.cpu_start is not None:
+            used = max(used, self.sandbox.cpu_seconds() - self.cpu_start)
+        self.budget_s -= used - self.taken
+        self.taken = used
+
     def _fail(self, reason: str):
         self.failure = self.failure or reason
         self.kill()
@@ -150,7 +161,7 @@ class Worker:
             except wire.WireError as err:
                 self._fail(f"sent a malformed reply ({err})")
         finally:
-            self.budget_s -= time.monotonic() - started  # decoding counts too
+            self._charge(time.monotonic() - started)  # decoding counts too
         if self.budget_s < 0:
             self._fail(f"timed out after {self.limits.time_s:g} s")
         if not isinstance(reply, dict) or (number is not None and reply.get("id") != number):
@@ -161,6 +172,9 @@ class Worker:
         """Send one request; its value, or StudentError with the student's exception."""
         if self.pid is None or self.failure:
             raise WorkerFailure(self._why_dead())
+        self._charge(0.0)
+        if self.budget_s < 0:  # its processes computed while the grader was not waiting for it
+            self._fail(f"timed out after {self.limits.time_s:g} s (its CPU time, counted between requests too)")
         self.requests += 1
         message = wire.encode({"id": self.requests, **request})
         started = time.monotonic()
@@ -172,7 +186,7 @@ class Worker:
         except OSError:
             raise WorkerFailure(self._why_dead()) from None
         finally:
-            self.budget_s -= time.monotonic() - started
+            self._charge(time.monotonic() - started)
         reply = self._receive(self.requests)
         if "error" in reply:
             kind, text = (list(reply["error"]) + ["", ""])[:2]

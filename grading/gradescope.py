@@ -85,18 +85,23 @@ def find_student(upload: Path, scratch: Path) -> tuple[Path, str]:
     archive already unpacked (``source/helpers/``), or a copy with ``helpers/`` at the top or one
     folder down.
     """
-    archives = sorted(upload.glob("*.zip"))
+    archives = sorted(archive for archive in upload.glob("*.zip") if _inside(archive, upload))
     if len(archives) == 1:
         opened = submissions.open_source(archives[0], scratch / "submission")
         foreign = opened.foreign_artifacts
         return opened.source, f"results made by other code: {', '.join(foreign)}" if foreign else ""
     candidates = [upload / submissions.SOURCE, upload, *sorted(path for path in upload.iterdir() if path.is_dir())]
     for candidate in candidates:
-        if (candidate / "helpers" / "__init__.py").is_file():
+        if _inside(candidate, upload) and (candidate / "helpers" / "__init__.py").is_file():
             return candidate, ""
     raise submissions.SubmissionError(
         f"found {len(archives)} .zip files and no helpers/ package in the upload: upload the archive made by "
         "`make submission` (one file) or your copy's helpers/ folder")
+
+
+def _inside(path: Path, upload: Path) -> bool:
+    """``path`` is no link and lies in the upload (a link could name the autograder's own solution)."""
+    return not path.is_symlink() and path.resolve().is_relative_to(upload.resolve())
 
 
 def results_json(results: dict, seconds: float, note: str = "") -> dict:
@@ -131,9 +136,11 @@ def run(root: Path, limits: Limits = Limits(), only: str = "", hidden: Path = HI
             note = "\n".join(filter(None, [note, sandbox.probe().describe()]))
             payload = results_json(results, time.monotonic() - started, note)
             print(table(results))
-        except (submissions.SubmissionError, sandbox.UnsafeCopy, FileNotFoundError, RuntimeError) as err:
+        except Exception as err:  # whatever the upload does, a results.json says why it was not graded
+            known = isinstance(err, (submissions.SubmissionError, sandbox.UnsafeCopy, FileNotFoundError, RuntimeError))
+            reason = str(err) if known else f"the autograder failed ({type(err).__name__}); ask your instructor"
             payload = {"score": 0.0, "execution_time": round(time.monotonic() - started),
-                       "output": f"Not graded: {err}", "visibility": "visible", "tests": []}
+                       "output": f"Not graded: {reason}", "visibility": "visible", "tests": []}
             print(payload["output"])
     out = root / "results" / "results.json"
     artifacts.atomic_write(out, lambda fh: fh.write(json.dumps(payload, indent=1).encode()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import json
+import secrets
 import os
 import shlex
 import shutil
@@ -31,7 +32,8 @@ from pathlib import Path
 
 from grading import worker as wire
 
-NOBODY = 65534  # the unprivileged user a root grader's workers run as
+NOBODY = 65534  # the unprivileged user of the checks below
+UIDS = range(1_500_000_000, 1_600_000_000)  # a root grader runs each sandbox as a fresh uid of these (no passwd entry)
 ZYGOTE_MEMORY = 256 << 20  # the cgroup's allowance beyond one worker's limit: the zygote and the next worker
 SANDBOX_PROCESSES = 4  # beyond a worker's limit: bwrap itself, the zygote, the worker, the next worker
 INSIDE = Path("/grade")  # the sandbox's own folder: code/ (read-only) and the worker script
@@ -166,22 +168,26 @@ def _cgroup_v2_parent() -> Path | None:
     controllers = _read(parent / "cgroup.subtree_control").split()
     if {"memory", "pids"} <= set(controllers) and os.access(parent, os.W_OK):
         return parent
-    if os.geteuid() == 0 and {"memory", "pids"} <= set(_read(parent / "cgroup.controllers").split()):
+    available = set(_read(parent / "cgroup.controllers").split())
+    if os.geteuid() == 0 and {"memory", "pids"} <= available:
         try:
-            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+            (parent / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in ("memory", "pids", "cpu")
+                                                                    if c in available))
             return parent
         except OSError:
             return None
     return None
 
 
-def _cgroup_v1_parents() -> tuple[Path, Path] | None:
-    """The memory and pids hierarchies of cgroup v1, when this process (root) may create cgroups there."""
-    memory, pids = Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/pids")
-    if os.geteuid() == 0 and (memory / "memory.limit_in_bytes").is_file() and (pids / "cgroup.procs").is_file():
-        if os.access(memory, os.W_OK) and os.access(pids, os.W_OK):
-            return memory, pids
-    return None
+def _cgroup_v1_parents() -> list[Path] | None:
+    """The cgroup v1 hierarchies this process (root) may create cgroups in: memory and pids (needed), cpu
+    (a one-core quota) and cpuacct (the CPU time a function's budget is charged) where mounted."""
+    root = Path("/sys/fs/cgroup")
+    if os.geteuid() != 0 or not (root / "memory" / "memory.limit_in_bytes").is_file():
+        return None
+    parents = [root / name for name in ("memory", "pids", "cpu", "cpuacct")
+               if (root / name / "cgroup.procs").is_file() and os.access(root / name, os.W_OK)]
+    return parents if {p.name for p in parents} >= {"memory", "pids"} else None
 
 
 def _read(path) -> str:
@@ -210,14 +216,14 @@ def probe() -> Isolation:
                                            "whole-tree memory and process limits"))
     missing, refusal = [], ""
     bwrap, sandbox = _bwrap(), ""
-    user = f"uid {NOBODY}" if os.geteuid() == 0 else ""
+    user = "a fresh uid per sandbox" if os.geteuid() == 0 else ""
     if user and not shutil.which("setpriv"):
         missing.append("an unprivileged user (setpriv, from util-linux, is not installed)")
         refusal = "the grader is root and setpriv (util-linux) is missing: install util-linux"
         user = ""
     if bwrap:
         version = subprocess.run([bwrap, "--version"], capture_output=True, text=True).stdout.strip()
-        check = subprocess.run([*_bwrap_command(bwrap, None, bool(user)), sys.executable, "-I", "-c", ""],
+        check = subprocess.run([*_bwrap_command(bwrap, None, NOBODY if user else None), sys.executable, "-I", "-c", ""],
                                capture_output=True, text=True)
         if check.returncode == 0:
             sandbox = version or "bubblewrap"
@@ -262,12 +268,12 @@ def _readable_roots() -> list[Path]:
     return kept
 
 
-def _bwrap_command(bwrap: str, code: Path | None, drop_root: bool, tmp_bytes: int = 64 << 20) -> list[str]:
+def _bwrap_command(bwrap: str, code: Path | None, uid: int | None, tmp_bytes: int = 64 << 20) -> list[str]:
     """bwrap's arguments up to the command: read-only binds of the interpreter (and ``code`` at /grade)."""
     command = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                "--die-with-parent", "--as-pid-1", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
-    if drop_root:  # root: no user namespace (it would map to root); setpriv below becomes nobody
+    if uid is not None:  # root: no user namespace (it would map to root); setpriv below becomes ``uid``
         command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     else:
         command += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
@@ -282,17 +288,18 @@ def _bwrap_command(bwrap: str, code: Path | None, drop_root: bool, tmp_bytes: in
                 command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", str(root), str(INSIDE if root == code else root)]
     command += ["--remount-ro", "/"]  # the root bwrap built: only the private /tmp stays writable
-    return [*command, "--", *(_setpriv() if drop_root else [])]
+    return [*command, "--", *(_setpriv(uid) if uid is not None else [])]
 
 
-def _setpriv() -> list[str]:
-    """util-linux's setpriv: become the unprivileged user with no capability left and no_new_privs."""
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+def _setpriv(uid: int = NOBODY) -> list[str]:
+    """util-linux's setpriv: become the unprivileged ``uid`` with no capability left and no_new_privs."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
             "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 class Cgroup:
-    """One cgroup (v2) or pair of cgroups (v1 memory and pids) bounding a sandbox's whole process tree."""
+    """One cgroup (v2), or one per v1 hierarchy, bounding a sandbox's whole process tree: memory, processes,
+    one core of CPU, and the CPU time it used."""
 
     def __init__(self, memory: int, processes: int):
         name = f"grade-{uuid.uuid4().hex[:12]}"
@@ -300,11 +307,21 @@ class Cgroup:
         self.folders = [v2 / name] if v2 else [parent / name for parent in (_cgroup_v1_parents() or ())]
         for folder in self.folders:
             folder.mkdir()
-        for file, value in (("memory.max", memory), ("memory.swap.max", 0), ("pids.max", processes),
-                            ("memory.limit_in_bytes", memory), ("pids.max", processes)):
-            for folder in self.folders:
+        settings = {"memory.max": memory, "memory.swap.max": 0, "pids.max": processes, "cpu.max": "100000 100000",
+                    "memory.limit_in_bytes": memory, "cpu.cfs_period_us": 100000, "cpu.cfs_quota_us": 100000}
+        for folder in self.folders:
+            for file, value in settings.items():
                 if (folder / file).is_file():
                     (folder / file).write_text(str(value))
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the tree has used (None where no cgroup counts it)."""
+        for folder in self.folders:
+            if (folder / "cpu.stat").is_file() and "usage_usec" in _read(folder / "cpu.stat"):
+                return int(_read(folder / "cpu.stat").split("usage_usec")[1].split()[0]) / 1e6
+            if (folder / "cpuacct.usage").is_file():
+                return int(_read(folder / "cpuacct.usage").strip() or 0) / 1e9
+        return None
 
     def procs_files(self) -> list[Path]:
         return [folder / "cgroup.procs" for folder in self.folders]
@@ -345,6 +362,8 @@ class Sandbox:
         shutil.copy2(Path(wire.__file__), code / "grading_worker.py")
         for path in [code, *code.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        # its own uid: no kernel state keyed by uid (keyrings, process counts, signals) is shared with other grades
+        self.uid = secrets.choice(UIDS) if self.isolation.user else None
         self.cgroup = None
         if self.isolation.cgroup.startswith("cgroup"):
             self.cgroup = Cgroup(limits.memory + ZYGOTE_MEMORY, limits.processes + SANDBOX_PROCESSES)
@@ -367,13 +386,13 @@ class Sandbox:
         where = INSIDE if self.isolation.sandbox else code
         settings = json.dumps({"memory": limits.memory, "cpu_s": int(limits.time_s) + 1,
                                "file_size": limits.file_size,
-                               "processes": 0 if self.cgroup or self.isolation.user else limits.processes})
+                               "processes": 0 if self.cgroup else limits.processes})  # a fresh uid counts alone
         worker = [sys.executable, "-I", str(where / "grading_worker.py"), "serve", str(where), settings, str(control_fd),
                   json.dumps(preloaded_modules(code / "helpers"))]
         if self.isolation.sandbox:
-            worker = [*_bwrap_command(_bwrap(), code, bool(self.isolation.user), limits.file_size), *worker]
-        elif self.isolation.user:
-            worker = [*_setpriv(), *worker]
+            worker = [*_bwrap_command(_bwrap(), code, self.uid, limits.file_size), *worker]
+        elif self.uid is not None:
+            worker = [*_setpriv(self.uid), *worker]
         if self.cgroup:  # join the cgroup before anything else runs: the whole tree is inside it
             joins = " && ".join(f"echo $$ > {shlex.quote(str(f))}" for f in self.cgroup.procs_files())
             return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh", *worker]
@@ -406,6 +425,10 @@ class Sandbox:
     def _ask(self, request: dict, fds: list[int] = ()) -> dict:
         socket.send_fds(self.control, [wire.encode(request)], list(fds))
         return self._receive()
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the sandbox's whole tree has used (None without a cgroup to count it)."""
+        return self.cgroup.cpu_seconds() if self.cgroup else None
 
     def spawn(self) -> tuple[socket.socket, int, int]:
         """A new worker: ``(its request socket, the read end of its output, its pid inside the sandbox)``."""

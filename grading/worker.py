@@ -20,6 +20,7 @@ import numpy as np
 HEADER = struct.Struct(">Q")
 ARRAY_KINDS = "biufc"  # bool, signed and unsigned ints, floats, complex: no objects, strings or records
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+MAX_HEADER, MAX_VALUES, MAX_GENERATORS = 1 << 20, 100_000, 64  # per message: what decoding may build
 
 
 class WireError(ValueError):
@@ -66,15 +67,17 @@ class Handle:
 
 
 def _header_and_arrays(body: bytes) -> tuple[dict, list[np.ndarray]]:
-    """A message body's JSON header and the arrays it names, each checked to fit the body."""
+    """A message body's JSON header (at most MAX_HEADER bytes) and the arrays it names, each checked to fit."""
     try:
         (size,) = HEADER.unpack_from(body)
+        if size > MAX_HEADER:
+            raise WireError(f"a header of {size} bytes, over the {MAX_HEADER}-byte limit")
         header = json.loads(body[HEADER.size:HEADER.size + size])
         offset, arrays = HEADER.size + size, []
         for dtype, shape in header["arrays"]:
-            dtype, shape = np.dtype(dtype), tuple(int(n) for n in shape)
+            dtype, shape = _plain_dtype(dtype), tuple(int(n) for n in shape)
             count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if dtype.kind not in ARRAY_KINDS or count < 0 or offset + count * dtype.itemsize > len(body):
+            if count < 0 or offset + count * dtype.itemsize > len(body):
                 raise WireError(f"array {dtype} {shape} does not fit the message")
             arrays.append(np.frombuffer(body, dtype, count, offset).reshape(shape).copy())
             offset += count * dtype.itemsize
@@ -83,11 +86,38 @@ def _header_and_arrays(body: bytes) -> tuple[dict, list[np.ndarray]]:
     return header, arrays
 
 
+def _plain_dtype(spec) -> np.dtype:
+    """``np.dtype(spec)`` when it is a plain number type (no fields, no subarray, no objects); else WireError."""
+    dtype = np.dtype(spec)
+    if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise WireError(f"dtype {dtype} is not a plain number type")
+    return dtype
+
+
+def _generator(state: dict) -> np.random.Generator:
+    """A generator in ``state``: a known bit generator, MT19937's position within its key."""
+    name = state.get("bit_generator")
+    if name not in BIT_GENERATORS:
+        raise WireError(f"unknown bit generator {str(name)[:40]!r}")
+    if name == "MT19937" and not 0 <= int(state["state"]["pos"]) <= len(state["state"]["key"]) == 624:
+        raise WireError("MT19937 state with a position outside its key")
+    generator = np.random.Generator(getattr(np.random, name)(0))
+    generator.bit_generator.state = state
+    return generator
+
+
 def decode(body: bytes, lookup=Handle):
-    """The value of one message body (without its length); ``lookup(n)`` resolves handle ``n``."""
+    """The value of one message body (without its length); ``lookup(n)`` resolves handle ``n``.
+
+    At most MAX_VALUES values and MAX_GENERATORS generators: a reply cannot make its reader build
+    much more than its own size, or spend long on it."""
     header, arrays = _header_and_arrays(body)
+    counts = {"values": 0, "generators": 0}
 
     def value(item):
+        counts["values"] += 1
+        if counts["values"] > MAX_VALUES:
+            raise WireError(f"over {MAX_VALUES} values in one message")
         if item is None or isinstance(item, bool | int | float | str):
             return item
         if not isinstance(item, dict) or len(item) not in (1, 2):
@@ -97,14 +127,15 @@ def decode(body: bytes, lookup=Handle):
             array = arrays[content]
             return array[()] if item.get("scalar") else array
         if kind == "dtype":
-            return np.dtype(content)
-        if kind == "generator" and content.get("bit_generator") in BIT_GENERATORS:
-            generator = np.random.Generator(getattr(np.random, content["bit_generator"])())
-            generator.bit_generator.state = content
-            return generator
-        if kind in ("tuple", "list"):
+            return _plain_dtype(content)
+        if kind == "generator":
+            counts["generators"] += 1
+            if counts["generators"] > MAX_GENERATORS:
+                raise WireError(f"over {MAX_GENERATORS} generators in one message")
+            return _generator(content)
+        if kind in ("tuple", "list") and isinstance(content, list):
             return (tuple if kind == "tuple" else list)(value(x) for x in content)
-        if kind == "dict":
+        if kind == "dict" and isinstance(content, dict):
             return {str(key): value(x) for key, x in content.items()}
         if kind == "handle":
             return lookup(int(content))
@@ -114,8 +145,8 @@ def decode(body: bytes, lookup=Handle):
         return value(header["tree"])
     except WireError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as err:
-        raise WireError(f"malformed message: {err}") from None
+    except Exception as err:  # whatever a crafted value raises (OverflowError, RecursionError, ...) is malformed
+        raise WireError(f"malformed message: {type(err).__name__}: {str(err)[:200]}") from None
 
 
 def read_message(stream, limit: int) -> bytes | None:

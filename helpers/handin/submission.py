@@ -32,6 +32,7 @@ TOP_MANIFEST = "submission.json"
 ENVIRONMENT = "environment.json"
 SOURCE = "source"  # the student's helpers/ and notebooks/ inside the archive
 MAX_BYTES = 1 << 30  # the largest unpacked archive open_source accepts
+MAX_MEMBERS = 2000  # the most members an archive may hold (a full submission holds about a hundred)
 
 # (artifact, the notebook that makes it): what the quick-inference notebook reads
 ARTIFACTS = (
@@ -177,6 +178,9 @@ def _safe_name(name: str, archive: Path) -> PurePosixPath:
 def _listing(zf: zipfile.ZipFile, archive: Path, max_bytes: int | None) -> tuple[dict, dict]:
     """``(submission.json, its members)`` once the archive's size, names and listing are checked."""
     names = zf.namelist()
+    if len(names) > MAX_MEMBERS:
+        raise SubmissionError(f"{archive} holds {len(names)} members, over the limit of {MAX_MEMBERS}; "
+                              "the archive is refused")
     if TOP_MANIFEST not in names:
         raise SubmissionError(f"{archive} has no {TOP_MANIFEST}: it was not made by `make submission`")
     unpacked = sum(info.file_size for info in zf.infolist())
@@ -216,7 +220,12 @@ def _unpack(zf: zipfile.ZipFile, archive: Path, listed: dict, root: Path) -> Non
             raise SubmissionError(f"{archive}: member {name} does not match {TOP_MANIFEST} "
                                   "(altered or damaged); the archive is refused")
         target = root / _safe_name(name, archive)
-        artifacts.atomic_write(target, lambda fh, data=data: fh.write(data))
+        try:
+            artifacts.atomic_write(target, lambda fh, data=data: fh.write(data))
+        except OSError as err:  # e.g. a member where another one makes a folder
+            shutil.rmtree(root, ignore_errors=True)
+            raise SubmissionError(f"{archive}: member {name} cannot be unpacked ({err.strerror}); "
+                                  "the archive is refused") from None
 
 
 def _extract(archive: str | os.PathLike, extract_to: Path | None, max_bytes: int | None) -> tuple[Path, Path, dict]:
