@@ -192,14 +192,43 @@ def function_prints(texts: dict[str, str], units) -> dict[str, set[int]]:
     return prints
 
 
-def file_prints(texts: dict[str, str]) -> dict[str, set[int]]:
-    """``{file: copydetect's winnowed fingerprints}`` of each text (names and strings filtered)."""
+def _chunks(text: str) -> list[str]:
+    """The source of each top-level statement of ``text`` (decorators included); the whole text when it does not parse."""
+    try:
+        body = ast.parse(text).body
+    except (SyntaxError, ValueError, RecursionError):
+        return [text]
+    lines = text.splitlines(keepends=True)
+    starts = [min([node.lineno, *[d.lineno for d in getattr(node, "decorator_list", [])]]) for node in body]
+    return ["".join(lines[start - 1:node.end_lineno]) for start, node in zip(starts, body)]
+
+
+@lru_cache(maxsize=64)
+def _released_chunks(text: str) -> frozenset[str]:
+    return frozenset(_chunks(text))
+
+
+def _char_kgrams(text: str, k: int) -> np.ndarray:
+    """A polynomial hash of every k characters of ``text`` (numpy, wrapping uint64), as int64."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < k:
+        return np.zeros(0, dtype=np.int64)
+    powers = np.uint64(1_000_003) ** np.arange(k - 1, -1, -1, dtype=np.uint64)
+    windows = np.lib.stride_tricks.sliding_window_view(codes, k)
+    return (windows * powers).sum(axis=1, dtype=np.uint64).view(np.int64)
+
+
+def file_prints(texts: dict[str, str], release_texts: dict[str, str] | None = None) -> dict[str, set[int]]:
+    """``{file: copydetect's winnowed fingerprints}`` of each text (names and strings filtered by copydetect's
+    tokeniser). Top-level statements found verbatim in ``release_texts`` are left out before tokenising (they
+    are the release's: only time is saved)."""
     from copydetect.utils import filter_code, winnow
 
     prints = {}
     for file, text in texts.items():
-        filtered, _ = filter_code(text, file, "python")
-        hashes = np.array([_hash(filtered[i:i + FILE_K]) for i in range(len(filtered) - FILE_K + 1)], dtype=np.int64)
+        released = _released_chunks(release_texts[file]) if release_texts and file in release_texts else frozenset()
+        own = "\n".join(chunk for chunk in _chunks(text) if chunk not in released)
+        hashes = _char_kgrams(filter_code(own, file, "python")[0], FILE_K)
         prints[file] = {int(h) for h in winnow(hashes, FILE_WINDOW)[0]} if len(hashes) else set()
     return prints
 
@@ -211,7 +240,8 @@ def fingerprints(texts: dict[str, str], repo: Path = REPO) -> dict[str, dict[str
     texts = {file: texts[file] for file in release_texts if file in texts}
     functions = {name: sorted(hashes - base_functions.get(name, set()))
                  for name, hashes in function_prints(texts, units).items()}
-    files = {file: sorted(hashes - base_files.get(file, set())) for file, hashes in file_prints(texts).items()}
+    files = {file: sorted(hashes - base_files.get(file, set()))
+             for file, hashes in file_prints(texts, release_texts).items()}
     return {"functions": {k: v for k, v in functions.items() if v}, "files": {k: v for k, v in files.items() if v}}
 
 
@@ -297,3 +327,72 @@ def function_shares(a: dict, b: dict) -> dict[str, tuple[float, int]]:
         x, y = set(a["functions"][name]), set(b["functions"][name])
         out[name] = (len(x & y) / min(len(x), len(y)), len(x & y))
     return out
+
+
+CACHE = "similarity"  # the folder beside the gradebook with the fingerprints and pairs of the last run
+MAX_PASSAGES = 12  # functions shown side by side per flagged pair
+
+
+def _source_of(texts: dict[str, str], unit: Unit) -> str:
+    from instructor.release import functions
+
+    try:
+        node = dict(functions(ast.parse(texts[unit.file]))).get(unit.qualname)
+    except (KeyError, SyntaxError, ValueError, RecursionError):
+        return ""
+    return "" if node is None else "".join(texts[unit.file].splitlines(keepends=True)[node.lineno - 1:node.end_lineno])
+
+
+def passages(a: Path, b: Path, shares: dict[str, tuple[float, int]]) -> list[dict]:
+    """The two versions of each function the archives ``a`` and ``b`` share most of, side by side."""
+    units = {unit.name: unit for unit in release_code()[0]}
+    shown = sorted((name for name, (share, _) in shares.items() if share >= FUNCTION_SHOWN),
+                   key=lambda name: -shares[name][1])[:MAX_PASSAGES]
+    files = {units[name].file for name in shown}
+    texts_a, texts_b = read_sources(a, files), read_sources(b, files)
+    return [{"function": name, "share": shares[name][0], "shared": shares[name][1],
+             "a": _source_of(texts_a, units[name]), "b": _source_of(texts_b, units[name])} for name in shown]
+
+
+def _load_cache(folder: Path) -> tuple[dict, dict | None]:
+    import json
+
+    try:
+        prints = json.loads((folder / "fingerprints.json").read_text())
+        with np.load(folder / "pairs.npz") as stored:
+            earlier = {name: stored[name] for name in stored.files}
+        return prints, earlier
+    except (OSError, ValueError, KeyError):
+        return {}, None
+
+
+def update(records: list[dict], archives: Path, out: Path) -> dict:
+    """Similarity of the graded ``records`` (their archives in ``archives``), reusing ``out/similarity/``'s cache.
+
+    Returns ``{"students", "scores", "file_scores", "pairs"}`` (pairs: the flagged ones, with their functions'
+    shares and passages) and sets each record's ``similar_to``."""
+    import json
+
+    folder = Path(out) / CACHE
+    cached, earlier = _load_cache(folder)
+    graded = [r for r in records if r["status"] == "graded"]
+    files = release_code()[1]
+    prints = {r["sha256"]: cached.get(r["sha256"]) or fingerprints(read_sources(Path(archives) / r["archive"], files))
+              for r in graded}
+    keys = [r["sha256"] for r in graded]
+    pairs = compare([prints[key] for key in keys], keys, earlier)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fingerprints.json").write_text(json.dumps(prints))
+    np.savez(folder / "pairs.npz", **pairs)
+    score, file_score = scores(pairs), scores(pairs, "file_")
+    found = []
+    for i, j in flagged(pairs):
+        a, b = graded[i], graded[j]
+        shares = function_shares(prints[a["sha256"]], prints[b["sha256"]])
+        found.append({"a": a["student"], "b": b["student"], "score": float(score[i, j]), "shared": int(pairs["shared"][i, j]),
+                      "file_score": float(file_score[i, j]), "functions": shares,
+                      "passages": passages(Path(archives) / a["archive"], Path(archives) / b["archive"], shares)})
+    for record in records:
+        record["similar_to"] = sorted({p["b"] for p in found if p["a"] == record["student"]} |
+                                      {p["a"] for p in found if p["b"] == record["student"]})
+    return {"students": [r["student"] for r in graded], "scores": score, "file_scores": file_score, "pairs": found}

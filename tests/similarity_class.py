@@ -176,7 +176,7 @@ def write_archives(students: dict[str, dict[str, str]], out: Path) -> list[Path]
     copy = out / ".build"
     release.build(copy / "release")
     archives = []
-    for number, (student, texts) in enumerate(students.items()):
+    for student, texts in students.items():
         for file, text in texts.items():
             (copy / "release" / file).write_text(text, encoding="utf-8")
         archives.append(pack_source(copy / "release", out / f"{student}.zip"))
