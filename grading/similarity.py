@@ -35,7 +35,7 @@ import numpy as np
 from grading.grader import REPO
 
 FUNCTION_K = 12  # tokens per k-gram of a function (about five AST nodes)
-FILE_K, FILE_WINDOW = 25, 6  # copydetect's defaults: noise threshold 25 characters, guarantee threshold 30
+FILE_K, FILE_WINDOW = 25, 6  # copydetect's noise threshold (25 characters); a guarantee threshold of 30
 THRESHOLD = 0.6  # share of the smaller submission's function k-grams found in the other
 MIN_SHARED = 40  # and at least this many k-grams in common
 FUNCTION_SHOWN = 0.5  # a function's own share from which its two versions are shown side by side
