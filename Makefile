@@ -63,10 +63,12 @@ grade: $(STAMP)
 	$(PY) scripts/grade.py $(if $(SUBMISSION),--submission "$(SUBMISSION)",$(if $(STUDENT),"$(STUDENT)",.)) $(GRADE_FLAGS)
 
 # A class at once: every *.zip in SUBMISSIONS, WORKERS at a time (default: the CPU count), into
-# SUBMISSIONS/grades/ (gradebook.csv, feedback/); REGRADE=1 grades again what was graded already.
+# SUBMISSIONS/grades/ (gradebook.csv, feedback/, report.html, canvas.csv, grades_by_id.csv);
+# REGRADE=1 grades again what was graded already; ROSTER=file.csv maps archives to student ids
+# (default SUBMISSIONS/roster.csv when there is one).
 grade-all: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder/ [WORKERS=n] [REGRADE=1]" >&2; exit 2; }
-	$(PY) scripts/grade_all.py "$(SUBMISSIONS)" $(if $(WORKERS),--workers $(WORKERS)) $(if $(REGRADE),--regrade) $(GRADE_FLAGS)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder/ [WORKERS=n] [REGRADE=1] [ROSTER=file.csv]" >&2; exit 2; }
+	$(PY) scripts/grade_all.py "$(SUBMISSIONS)" $(if $(WORKERS),--workers $(WORKERS)) $(if $(REGRADE),--regrade) $(if $(ROSTER),--roster "$(ROSTER)") $(GRADE_FLAGS)
 
 # The Gradescope autograder: dist/autograder.zip (docs/GRADING.md, "Gradescope").
 autograder: $(STAMP)

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grading.grader import HIDDEN, REPO, by_function, grade, totals
-from grading import sandbox
+from grading import report, sandbox
 from grading.boundary import Limits
 from helpers.handin import submission as submissions
 from helpers.store import artifacts
@@ -129,7 +129,7 @@ def gradebook_csv(records: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student", "archive", "status", "total", "possible", *functions, "failed", "reason",
-                     "identical_to", "results", "inference", "isolation", "seconds", "sha256"])
+                     "identical_to", "similar_to", "results", "inference", "isolation", "seconds", "sha256"])
     for record in sorted(records, key=lambda r: (r["student"], r["archive"])):
         summary = by_function(record["results"])
         earned, possible = totals(record["results"])
@@ -139,6 +139,7 @@ def gradebook_csv(records: list[dict]) -> str:
                          f"{earned:g}" if graded else "", f"{possible:g}" if graded else "",
                          *[f"{summary[name]['points']:g}" if name in summary else "" for name in functions],
                          " ".join(failed), record["reason"], " ".join(record.get("identical_to", [])),
+                         " ".join(record.get("similar_to", [])),
                          record["consistency"], record["inference"], record.get("isolation", ""),
                          record["seconds"], record["sha256"]]])
     return out.getvalue()
@@ -194,8 +195,10 @@ def _flag_identical(records: list[dict]) -> None:
 
 def grade_all(folder: Path, out: Path | None = None, workers: int | None = None, regrade: bool = False,
               limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN, inference: bool = False,
-              max_bytes: int = submissions.MAX_BYTES, log=sys.stderr, allow_weaker: bool = False) -> list[dict]:
-    """Grade every ``*.zip`` in ``folder`` into ``out`` (default ``folder/grades``); the records, one per archive."""
+              max_bytes: int = submissions.MAX_BYTES, log=sys.stderr, allow_weaker: bool = False,
+              roster: Path | None = None) -> list[dict]:
+    """Grade every ``*.zip`` in ``folder`` into ``out`` (default ``folder/grades``); the records, one per archive.
+    Then the class report, the exports (``roster``: whose each archive is) and similarity flags (:func:`_report`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: pass the folder of the students' submission archives")
@@ -226,7 +229,16 @@ def grade_all(folder: Path, out: Path | None = None, workers: int | None = None,
         stored[record["archive"]] = record
         save()
         _write_text(out / FEEDBACK / f"{record['student']}.md", feedback_markdown(record))
-    return [stored[archive.name] for archive in archives]
+    return _report(folder, out, [stored[archive.name] for archive in archives], limits, roster, save, log)
+
+
+def _report(folder: Path, out: Path, records: list[dict], limits: Limits, roster: Path | None, save, log) -> list[dict]:
+    """Similarity (each record's ``similar_to``), the exports and report.html (grading/report.py); saved again."""
+    similar = report.finish(folder, out, records, limits.describe(), roster)
+    save()
+    if log:
+        print(f"grade-all: {len(similar['pairs'])} similar pair(s); report: {out / report.PAGE}", file=log)
+    return records
 
 
 def _graded_in_parallel(jobs: list[tuple], workers: int, log):

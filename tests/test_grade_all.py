@@ -320,3 +320,33 @@ def test_progress_lines_show_a_refusal_whole_or_visibly_cut():
     line = batch._progress(1, 2, short, 1, [0.0], 1)
     assert short["reason"] in line and line.startswith("[1/2] bob: refused: ")
     assert f"refused: {'x' * 119}… (0.0 s)" in batch._progress(2, 2, long, 2, [0.0, 0.0], 1)
+
+
+def test_the_class_report_matches_the_gradebook(graded):
+    from grading import export, report
+
+    records, out = graded
+    rows = {row["student"]: row for row in csv.DictReader(io.StringIO((out / batch.GRADEBOOK).read_text()))}
+    page = (out / report.PAGE).read_text()
+    graded_rows = [row for row in rows.values() if row["status"] == "graded"]
+    assert f"{len(rows)} archives: {len(graded_rows)} graded, {len(rows) - len(graded_rows)} not graded" in page
+    scores = {row["student"]: float(row["points"]) for row in csv.DictReader((out / report.FIGURES / "scores.csv").open())}
+    assert scores == {row["student"]: float(row["total"]) for row in graded_rows}
+    functions = {row["function"]: row for row in csv.DictReader((out / report.FIGURES / "functions.csv").open())}
+    for name, row in functions.items():
+        points = [float(r[name]) for r in graded_rows]
+        assert int(row["students"]) == len(points) and float(row["mean_points"]) == pytest.approx(sum(points) / len(points), rel=1e-3)
+        assert int(row["passed_all"]) == sum(name not in r["failed"].split() for r in graded_rows)
+        assert f"<code>{name}</code></td><td>{row['passed_all']}/{row['students']}</td>" in page
+    assert int(functions["nn.layers.linear_backward"]["hidden"]) == len(graded_rows)  # one hidden test each, counted
+    hidden_names = [n.split("::")[-1] for r in records.values() for n, t in r["results"].items() if t["hidden"]]
+    assert hidden_names and not any(name in page for name in hidden_names)
+    assert "timed out" in functions["nn.layers.linear_backward"]["top_reasons"]  # the tests' own messages
+    assert f"Isolation: {sandbox.probe().level} ({len(graded_rows)} submissions)" in page
+    assert f"Limits: {LIMITS.describe()}" in page and "<script" not in page
+    assert all((out / report.FIGURES / name).stat().st_size > 1000 for name in ("scores.png", "functions.png", "similarity.png"))
+    assert "twin" in rows["solution"]["similar_to"].split() and rows["release"]["similar_to"] == ""
+    canvas = list(csv.reader((out / export.CANVAS).open()))
+    assert canvas[1][-1] == "3" and {r[2]: r[-1] for r in canvas[2:]} == {r["student"]: r["total"] for r in graded_rows}
+    by_id = {r["student_id"]: r for r in csv.DictReader((out / export.BY_ID).open())}
+    assert by_id["corrupt"]["status"] == "refused" and by_id["solution"]["score"] == "3"

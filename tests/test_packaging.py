@@ -25,7 +25,7 @@ FIRST_PARTY = ({p.name for p in REPO_ROOT.iterdir() if (p / "__init__.py").is_fi
 SCOPES = {
     "helpers": [],
     "notebooks": [],
-    "benchmarks": [],
+    "benchmarks": ["grade"],  # bench_grading and bench_similarity measure the grader
     "scripts": ["jupyter", "test"],  # the runner; the autograder runs pytest
     "instructor": ["jupyter", "test"],
     "tests": ["jupyter", "test"],
