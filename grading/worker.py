@@ -107,10 +107,8 @@ def _generator(state: dict) -> np.random.Generator:
 
 
 def decode(body: bytes, lookup=Handle):
-    """The value of one message body (without its length); ``lookup(n)`` resolves handle ``n``.
-
-    At most MAX_VALUES values and MAX_GENERATORS generators: a reply cannot make its reader build
-    much more than its own size, or spend long on it."""
+    """The value of one message body (without its length); ``lookup(n)`` resolves handle ``n``. At most
+    MAX_VALUES values and MAX_GENERATORS generators: a reply cannot make its reader build or work much."""
     header, arrays = _header_and_arrays(body)
     counts = {"values": 0, "generators": 0}
 
