@@ -28,11 +28,10 @@ from pathlib import Path
 
 from helpers.core.config import REPO_ROOT as REPO
 from helpers.notebook.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker, text_marker
+from instructor import manifest
 from instructor import student_repo as addresses
 
 BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
-# instructor-only: these tools and the hidden tests, CI, the tests of this tool and the solution pins
-EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py", "tests/test_solution_pins.py", "tests/test_starter.py")
 STUDENT_README = REPO / "instructor" / "student_readme.md"
 MIN_LEAK_LENGTH = 12  # shorter lines ("return out") say nothing about a solution
 MIN_SUBSTRING_LENGTH = 20  # long enough to be found inside other text; shorter ones only as whole lines
@@ -209,8 +208,8 @@ def tracked_files(repo: Path = REPO) -> list[str]:
 
 
 def released_files(repo: Path = REPO) -> list[str]:
-    """What a release copies: the tracked files but the instructor-only ones."""
-    return [name for name in tracked_files(repo) if not name.startswith(EXCLUDED)]
+    """What a release copies: the tracked files on the allow-list (instructor/manifest.py)."""
+    return [name for name in tracked_files(repo) if manifest.ships(name)]
 
 
 def python_sources(repo: Path = REPO) -> dict[str, str]:
@@ -305,6 +304,8 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list
         own_passages = [p for p in passages if p.file == name]
         if own or own_passages:
             target.write_text(student_text(name, texts[name], own, own_passages), encoding="utf-8")
+        elif name == "Makefile":
+            target.write_text(manifest.strip_instructor_blocks((repo / name).read_text(encoding="utf-8")), encoding="utf-8")
         else:
             shutil.copy2(repo / name, target)
     (out / "README.md").write_text(_student_readme(regions), encoding="utf-8")

@@ -61,14 +61,14 @@ MARKED = ('def half(x):\n    """Half of x.\n\n    BEGIN SOLUTION TEXT: find the 
 
 def test_a_planted_passage_left_in_the_release_is_refused(tmp_path):
     repo, out = tmp_path / "repo", tmp_path / "out"
-    _git_tree(repo, {"helpers/m.py": MARKED, "notes.md": "Hint: Multiply by the factor one half, exactly.\n"})
-    with pytest.raises(release.ReleaseError, match=r"solution text at notes\.md:1"):
+    _git_tree(repo, {"helpers/m.py": MARKED, "docs/INSTALL.md": "Hint: Multiply by the factor one half, exactly.\n"})
+    with pytest.raises(release.ReleaseError, match=r"solution text at docs/INSTALL\.md:1"):
         release.build(out, repo)
     assert not out.exists()
-    (repo / "notes.md").write_text("<!-- BEGIN SOLUTION TEXT: say how -->\nMultiply by the factor one half, exactly.\n"
+    (repo / "docs/INSTALL.md").write_text("<!-- BEGIN SOLUTION TEXT: say how -->\nMultiply by the factor one half, exactly.\n"
                                    "<!-- END SOLUTION TEXT -->\n")
     release.build(out, repo)
-    assert (out / "notes.md").read_text() == "say how\n"
+    assert (out / "docs/INSTALL.md").read_text() == "say how\n"
     assert '    """Half of x.\n\n    find the factor\n    """\n    raise NotImplementedError' in (out / "helpers/m.py").read_text()
 
 
