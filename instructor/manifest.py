@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 
 SHIPS = (
     # the project itself: set-up, licence, lock, conda environment
-    ".gitignore", "LICENSE", "Makefile", "pyproject.toml", "requirements.txt", "environment.yml",
+    ".gitignore", "LICENSE", "Makefile", "conftest.py", "pyproject.toml", "requirements.txt", "environment.yml",
     "artifacts/README.md",
     # the library (graded functions stubbed) and the notebooks
     "helpers/*", "notebooks/*.ipynb",
@@ -33,7 +33,7 @@ SHIPS = (
     "tests/test_config.py", "tests/test_conv.py", "tests/test_data.py", "tests/test_depth_study.py",
     "tests/test_docs.py", "tests/test_download.py", "tests/test_dropout.py", "tests/test_features.py",
     "tests/test_graded.py", "tests/test_layers.py", "tests/test_legacy.py", "tests/test_lint.py",
-    "tests/test_metrics.py", "tests/test_nn.py", "tests/test_notebook_cells.py", "tests/test_notebook_samples.py",
+    "tests/test_metrics.py", "tests/test_nbval_patience.py", "tests/test_nn.py", "tests/test_notebook_cells.py", "tests/test_notebook_samples.py",
     "tests/test_notebooks_clean.py", "tests/test_packaging.py", "tests/test_plots.py", "tests/test_preprocess.py",
     "tests/test_progress.py", "tests/test_run_summary.py", "tests/test_runtime.py", "tests/test_search.py",
     "tests/test_shared_data.py", "tests/test_show.py", "tests/test_submission.py",

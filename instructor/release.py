@@ -318,9 +318,36 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list
     return regions
 
 
+STUB_LINT = ("F401", "F841")  # names the removed solution used: an import, or a variable of the given lines
+
+
+def quiet_stub_lint(out: Path, files: list[str]) -> list[str]:
+    """Mark with ``# noqa: <code>`` each line of ``files`` (stubbed, in the release ``out``) that ruff finds
+    unused only because its solution is gone, so the release passes its own lint test; ``file:line code``
+    of each. The names stay for the student's code to use."""
+    try:
+        found = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "json",
+                                "--select", ",".join(STUB_LINT), *files], cwd=out, capture_output=True, text=True)
+        diagnostics = json.loads(found.stdout or "[]")
+    except (OSError, ValueError) as err:
+        raise ReleaseError(f"ruff (the test extra) is needed to check the stubbed files: {err}") from err
+    marked = []
+    for item in sorted(diagnostics, key=lambda d: (d["filename"], d["location"]["row"])):
+        file = Path(item["filename"])
+        lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+        row = item["location"]["row"] - 1
+        line = lines[row].rstrip("\n")
+        lines[row] = (line.replace("# noqa: ", f"# noqa: {item['code']},") if "# noqa: " in line
+                      else f"{line}  # noqa: {item['code']} (the solution's; yours to use or remove)") + "\n"
+        file.write_text("".join(lines), encoding="utf-8")
+        marked.append(f"{file.relative_to(out.resolve()).as_posix()}:{row + 1} {item['code']}")
+    return marked
+
+
 def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, texts: dict[str, str]) -> None:
     """Point the written release's Colab cells at ``student_repo``; refuse it if it names the instructor's
     repository or holds solution text."""
+    quiet_stub_lint(out, sorted({m.file for m in markers if isinstance(m, Region)}))
     try:
         addresses.retarget(out, student_repo, repo)
     except ValueError as err:
