@@ -324,7 +324,8 @@ STUB_LINT = ("F401", "F841")  # names the removed solution used: an import, or a
 def quiet_stub_lint(out: Path, files: list[str]) -> list[str]:
     """Mark with ``# noqa: <code>`` each line of ``files`` (stubbed, in the release ``out``) that ruff finds
     unused only because its solution is gone, so the release passes its own lint test; ``file:line code``
-    of each. The names stay for the student's code to use."""
+    of each. The names stay for the student's code to use; RUF100 in the same comment keeps the noqa silent
+    once they do."""
     try:
         found = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "json",
                                 "--select", ",".join(STUB_LINT), *files], cwd=out, capture_output=True, text=True)
@@ -337,8 +338,9 @@ def quiet_stub_lint(out: Path, files: list[str]) -> list[str]:
         lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
         row = item["location"]["row"] - 1
         line = lines[row].rstrip("\n")
-        lines[row] = (line.replace("# noqa: ", f"# noqa: {item['code']},") if "# noqa: " in line
-                      else f"{line}  # noqa: {item['code']} (the solution's; yours to use or remove)") + "\n"
+        codes = f"{item['code']}, RUF100"  # RUF100: once the student's code uses the name, the noqa is not an error
+        lines[row] = (line.replace("# noqa: ", f"# noqa: {codes}, ") if "# noqa: " in line
+                      else f"{line}  # noqa: {codes} (the solution's; yours to use or remove)") + "\n"
         file.write_text("".join(lines), encoding="utf-8")
         marked.append(f"{file.relative_to(out.resolve()).as_posix()}:{row + 1} {item['code']}")
     return marked
