@@ -58,10 +58,12 @@ inference: $(STAMP)
 
 # BEGIN INSTRUCTOR ONLY
 # Instructors: the student version (solution regions stubbed) in dist/release/ (docs/INSTRUCTORS.md).
-# STUDENT_REPO=<address>: the repository the release's Colab cells clone and install (a
+# LEVEL=derive (default: docstrings state the contract only) or guided (the method hints too): see
+# docs/STARTER.md. STUDENT_REPO=<address>: the repository the release's Colab cells clone and install (a
 # per-student or template one); unset, they install the student's copy in Google Drive.
+LEVEL ?= derive
 release: $(STAMP)
-	$(PY) -m instructor.release --out dist/release $(if $(STUDENT_REPO),--student-repo "$(STUDENT_REPO)")
+	$(PY) -m instructor.release --out dist/release --level $(LEVEL) $(if $(STUDENT_REPO),--student-repo "$(STUDENT_REPO)")
 
 # END INSTRUCTOR ONLY
 

@@ -123,12 +123,13 @@ def _checked_crop(images, offsets, padding, mode, fill) -> np.ndarray:
 def crop(
     images: np.ndarray, offsets: Any, padding: int, mode: str = "reflect", fill: int = 0
 ) -> np.ndarray:
-    """Pad by ``padding`` pixels (``np.pad`` ``mode``) and crop back to H x W at ``offsets``.
+    """Pad by ``padding`` pixels and crop back to H x W at ``offsets``.
 
-    offsets: ints [N, 2], (dy, dx) of each crop's top-left corner in the padded image, each in
-    0..2*padding; (padding, padding) is the identity. mode: "reflect" (mirror without repeating
-    the edge, = torchvision's padding_mode="reflect"), "edge", "symmetric", "wrap", or
-    "constant" (pads with ``fill``).
+    Inputs: images uint8 [N, H, W, 3]; offsets: ints [N, 2], (dy, dx) of each crop's top-left
+    corner in the padded image, each in 0..2*padding; (padding, padding) is the identity. mode:
+    "reflect" (mirror without repeating the edge, as torchvision's padding_mode "reflect"),
+    "edge", "symmetric", "wrap" (numpy's padding modes of these names), or "constant" (pads with
+    ``fill``).
 
     Returns a new uint8 array of the input's shape [N, H, W, 3]; ``images`` is left unchanged.
     Raises: ValueError naming the argument that is wrong (images, offsets, padding, mode, fill), checked before the part to write.
@@ -242,8 +243,9 @@ def random_rotation(
 def cutout(images: np.ndarray, centers: Any, size: Any, fill: int = 0) -> np.ndarray:
     """Set a ``size`` x ``size`` square around each (cy, cx) in ``centers`` to ``fill``.
 
-    The square covers rows cy - size//2 .. cy - size//2 + size - 1 (columns alike), clipped at
-    the image border; size 0 is the identity. ``size``: one int, or one int per image.
+    Inputs: images uint8 [N, H, W, 3]; centers, one (cy, cx) per image; ``size``: one int, or one
+    int per image; size 0 is the identity. The square starts size//2 rows above cy (columns alike)
+    and is clipped at the image border.
 
     Returns a new uint8 array of the input's shape; ``images`` is left unchanged.
     Raises: ValueError naming the argument that is wrong (images, centers, size, fill), checked before the part to write.

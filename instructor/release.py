@@ -39,6 +39,16 @@ MIN_LEAK_LETTERS = 6  # a secret line says something: rules of dashes or "$$" al
 TEXT_SUFFIXES = (".py", ".md", ".ipynb")  # files whose passages can be marked
 TASK_WIDTH = 96  # a passage's task is wrapped to this width in the release
 RELEASE_MARK = ".student-release"
+# How much the starter gives (make release LEVEL=...): "derive", the default for a university course, keeps
+# the contract only; "guided" keeps every hint (docs/STARTER.md shows both, per function).
+LEVELS = {
+    "derive": "each graded function's docstring (and its class's) keeps its summary and its Inputs, Returns "
+              "and Raises blocks; the stub names the function and no method",
+    "guided": "docstrings keep their method notes, and each stub's message says how to compute the result",
+}
+DEFAULT_LEVEL = "derive"
+CONTRACT_BLOCKS = ("Inputs", "Returns", "Raises")
+DERIVE_HINT = "its docstring states what it takes, returns and raises"
 
 
 class ReleaseError(RuntimeError):
@@ -62,8 +72,8 @@ class Region:
         module = self.file.removesuffix(".py").split("/")
         return ".".join(module[1:] if module[0] == "helpers" else module) + f".{self.function}"
 
-    def stub(self, indent: str) -> str:
-        message = f"{self.name} ({self.file}) is yours to write: {self.hint}"
+    def stub(self, indent: str, level: str = DEFAULT_LEVEL) -> str:
+        message = f"{self.name} ({self.file}) is yours to write: {self.hint if level == 'guided' else DERIVE_HINT}"
         return f"{indent}raise NotImplementedError({message!r})\n"
 
 
@@ -110,7 +120,7 @@ def indent_of(line: str) -> str:
     return line[:len(line) - len(line.lstrip())]
 
 
-def stub_source(text: str, regions: list[Region], passages: tuple = ()) -> str:
+def stub_source(text: str, regions: list[Region], passages: tuple = (), level: str = DEFAULT_LEVEL) -> str:
     """``text`` with every region replaced by its stub and every passage by its task (indented like the begin marker)."""
     lines = text.splitlines(keepends=True)
     spans = sorted([*regions, *passages], key=lambda r: r.start, reverse=True)
@@ -119,7 +129,7 @@ def stub_source(text: str, regions: list[Region], passages: tuple = ()) -> str:
             raise ReleaseError(f"{later.file}:{later.start}: a solution passage and a solution region overlap")
     for span in spans:
         indent = indent_of(lines[span.start - 1])
-        lines[span.start - 1:span.end] = [span.stub(indent) if isinstance(span, Region) else span.text(indent)]
+        lines[span.start - 1:span.end] = [span.stub(indent, level) if isinstance(span, Region) else span.text(indent)]
     return "".join(lines)
 
 
@@ -260,9 +270,49 @@ def leaks(release: Path, regions: list, solution_files: dict[str, list[str]]) ->
     return found
 
 
-def _student_readme(regions: list[Region]) -> str:
-    rows = "\n".join(f"| `{r.file}` | `{r.name}` | {r.hint} |" for r in regions)
-    return STUDENT_README.read_text().replace("{{STUBS}}", "| file | function | what it must do |\n|---|---|---|\n" + rows)
+def _student_readme(regions: list[Region], level: str = DEFAULT_LEVEL) -> str:
+    if level == "guided":
+        table = "| file | function | what it must do |\n|---|---|---|\n" + "\n".join(
+            f"| `{r.file}` | `{r.name}` | {r.hint} |" for r in regions)
+    else:
+        table = "| file | function (its docstring states the contract) |\n|---|---|\n" + "\n".join(
+            f"| `{r.file}` | `{r.name}` |" for r in regions)
+    return STUDENT_README.read_text().replace("{{STUBS}}", table)
+
+
+def contract_docstring(docstring: str) -> str:
+    """The contract of a (cleaned) docstring: its first paragraph and its Inputs, Returns and Raises paragraphs."""
+    paragraphs = [p for p in docstring.strip().split("\n\n") if p.strip()]
+    kept = paragraphs[:1] + [p for p in paragraphs[1:] if p.lstrip().startswith(CONTRACT_BLOCKS)]
+    return "\n\n".join(kept)
+
+
+def derive_docstrings(text: str, functions_: list[str]) -> str:
+    """``text`` with the docstrings of ``functions_`` (qualified names) and of their classes cut to their contract."""
+    lines = text.splitlines(keepends=True)
+    tree = ast.parse(text)
+    nodes = dict(functions(tree))
+    wanted = set(functions_)
+    for node in (n for n in tree.body if isinstance(n, ast.ClassDef)):  # its methods (but dunders) all graded
+        methods = [f"{node.name}.{m.name}" for m in node.body if isinstance(m, ast.FunctionDef) and not m.name.startswith("__")]
+        if methods and set(methods) <= wanted:
+            nodes[node.name] = node
+            wanted.add(node.name)
+    spans = []
+    for name in wanted & set(nodes):
+        node = nodes[name]
+        docstring = ast.get_docstring(node)
+        if docstring is None:
+            continue
+        first = node.body[0]
+        indent = " " * first.col_offset
+        body = contract_docstring(docstring).splitlines()
+        new = [f'{indent}"""{body[0]}\n', *(f"{indent}{line}\n" if line.strip() else "\n" for line in body[1:])]
+        new[-1] = new[-1].rstrip("\n") + ('"""\n' if len(body) == 1 else f'\n{indent}"""\n')
+        spans.append((first.lineno, first.end_lineno, new))
+    for start, end, new in sorted(spans, reverse=True):
+        lines[start - 1:end] = new
+    return "".join(lines)
 
 
 def find_markers(texts: dict[str, str]) -> tuple[list[Region], list[TextRegion]]:
@@ -272,21 +322,27 @@ def find_markers(texts: dict[str, str]) -> tuple[list[Region], list[TextRegion]]
     return regions, passages
 
 
-def student_text(name: str, text: str, regions: list[Region], passages: list[TextRegion]) -> str:
+def student_text(name: str, text: str, regions: list[Region], passages: list[TextRegion],
+                 level: str = DEFAULT_LEVEL) -> str:
     """The release's version of one marked file: its regions stubbed, its passages replaced by their tasks."""
     if name.endswith(".ipynb"):
         return strip_notebook(text, passages)
-    stubbed = stub_source(text, regions, passages)
+    stubbed = stub_source(text, regions, passages, level)
+    if level != "guided" and regions:
+        stubbed = derive_docstrings(stubbed, [r.function for r in regions])
     if name.endswith(".py"):
         compile(stubbed, name, "exec")
     return stubbed
 
 
-def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list[Region]:
+def build(out: Path, repo: Path = REPO, student_repo: str | None = None, level: str = DEFAULT_LEVEL) -> list[Region]:
     """Write the student version of ``repo`` into ``out`` (replacing an earlier release there).
 
-    ``student_repo``: the address the notebooks' Colab cell installs from (else the student's Drive).
+    ``student_repo``: the address the notebooks' Colab cell installs from (else the student's Drive);
+    ``level``: how much the starter gives (:data:`LEVELS`).
     """
+    if level not in LEVELS:
+        raise ReleaseError(f"level {level!r}: choose one of {', '.join(LEVELS)}")
     out = Path(out)
     if out.exists():
         if not (out / RELEASE_MARK).exists():
@@ -303,12 +359,12 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list
         own = [r for r in regions if r.file == name]
         own_passages = [p for p in passages if p.file == name]
         if own or own_passages:
-            target.write_text(student_text(name, texts[name], own, own_passages), encoding="utf-8")
+            target.write_text(student_text(name, texts[name], own, own_passages, level), encoding="utf-8")
         elif name == "Makefile":
             target.write_text(manifest.strip_instructor_blocks((repo / name).read_text(encoding="utf-8")), encoding="utf-8")
         else:
             shutil.copy2(repo / name, target)
-    (out / "README.md").write_text(_student_readme(regions), encoding="utf-8")
+    (out / "README.md").write_text(_student_readme(regions, level), encoding="utf-8")
     (out / RELEASE_MARK).write_text("made by python -m instructor.release\n")
     try:
         _finish(out, repo, student_repo, [*regions, *passages], texts)
@@ -367,16 +423,19 @@ def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, text
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist" / "release")
+    parser.add_argument("--level", choices=list(LEVELS), default=DEFAULT_LEVEL,
+                        help="how much the starter gives: " + "; ".join(f"{k}: {v}" for k, v in LEVELS.items()))
     parser.add_argument("--student-repo", default=None,
                         help="address the Colab cells clone and install (default: the student's Google Drive copy)")
     args = parser.parse_args()
     try:
-        regions = build(args.out, student_repo=args.student_repo or None)
+        regions = build(args.out, student_repo=args.student_repo or None, level=args.level)
     except ReleaseError as err:
         print(f"release: {err}", file=sys.stderr)
         return 1
     files = sorted({r.file for r in regions})
-    print(f"{args.out}: {len(regions)} functions stubbed in {len(files)} files; no solution text found in the release")
+    print(f"{args.out}: {len(regions)} functions stubbed in {len(files)} files at level {args.level}; "
+          "no solution text found in the release")
     for region in regions:
         print(f"  {region.name}")
     return 0

@@ -4,7 +4,7 @@ import numpy as np
 
 
 def log_softmax(logits):
-    """Row-wise log-probabilities ``log(softmax(logits))``.
+    """Row-wise log-probabilities: the logarithm of the softmax of each row of ``logits``.
 
     Inputs: logits (n, classes), any finite values (e.g. +-1e4).
     Returns (n, classes) log-probabilities of logits' dtype, all finite: no exp may overflow.
