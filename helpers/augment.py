@@ -414,8 +414,11 @@ class FlipAugmented:
             raise AttributeError(name)
         return getattr(self.model, name)
 
-    def loss(self, X, y):
-        """The wrapped model's ``loss`` on the batch with a random subset of images mirrored."""
+    def loss(self, X, y, training=True):
+        """The wrapped model's ``loss`` on the batch with a random subset of images mirrored; with
+        ``training=False``, the wrapped model's evaluation-mode loss on the batch as it is (no draw)."""
+        if not training:
+            return self.model.loss(X, y, training=False)
         images = self.model.check_inputs(X).reshape(-1, *self.model.input_shape)
         flip = (self.rng.random(len(images)) < self.p)[:, None, None, None]
         return self.model.loss(np.where(flip, images[..., ::-1], images), y)
