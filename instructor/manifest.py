@@ -52,8 +52,10 @@ INSTRUCTOR_ONLY = (
 
 GENERATED = ("README.md", ".student-release")  # written by the release itself
 
-# Makefile lines between these markers (the class-grading and Gradescope targets) are left out of the release.
-INSTRUCTOR_BEGIN, INSTRUCTOR_END = "# BEGIN INSTRUCTOR ONLY", "# END INSTRUCTOR ONLY"
+# Lines between these markers, in the Makefile (the class-grading and Gradescope targets) or a shipped Markdown
+# page (as HTML comments, ``<!-- BEGIN INSTRUCTOR ONLY -->``), are left out of the release.
+INSTRUCTOR_BEGIN, INSTRUCTOR_END = "BEGIN INSTRUCTOR ONLY", "END INSTRUCTOR ONLY"
+STRIPPED = ("Makefile", "*.md")  # the shipped files where the markers count
 
 
 def matches(name: str, patterns: tuple[str, ...]) -> bool:
@@ -75,9 +77,9 @@ def strip_instructor_blocks(text: str) -> str:
     """``text`` without the lines from an INSTRUCTOR_BEGIN line to the next INSTRUCTOR_END line (both included)."""
     kept, inside = [], False
     for line in text.splitlines(keepends=True):
-        if line.strip().startswith(INSTRUCTOR_BEGIN):
+        if INSTRUCTOR_BEGIN in line:
             inside = True
-        elif line.strip().startswith(INSTRUCTOR_END):
+        elif INSTRUCTOR_END in line:
             inside = False
         elif not inside:
             kept.append(line)

@@ -360,7 +360,7 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None, level: 
         own_passages = [p for p in passages if p.file == name]
         if own or own_passages:
             target.write_text(student_text(name, texts[name], own, own_passages, level), encoding="utf-8")
-        elif name == "Makefile":
+        elif manifest.matches(name, manifest.STRIPPED):
             target.write_text(manifest.strip_instructor_blocks((repo / name).read_text(encoding="utf-8")), encoding="utf-8")
         else:
             shutil.copy2(repo / name, target)

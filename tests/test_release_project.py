@@ -86,6 +86,8 @@ def test_the_release_holds_the_allow_list_and_nothing_else(releases):
     assert not any(name.startswith(("instructor/", ".ci/")) for name in shipped)
     makefile = (stubs / "Makefile").read_text()
     assert "instructor.release" not in makefile and "make_autograder" not in makefile and "INSTRUCTOR" not in makefile
+    developing = (stubs / "docs/DEVELOPING.md").read_text()
+    assert ".ci/run" not in developing and "INSTRUCTOR" not in developing and "## Tests" in developing
 
 
 def _imports(source):
