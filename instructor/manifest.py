@@ -30,7 +30,7 @@ SHIPS = (
     # the student-facing tests
     "tests/conftest.py", "tests/colab_simulation.py", "tests/graded_checks.py", "tests/data/*",
     "tests/test_artifacts.py", "tests/test_augment.py", "tests/test_batchnorm.py", "tests/test_benchmark_report.py",
-    "tests/test_config.py", "tests/test_conv.py", "tests/test_data.py", "tests/test_depth_study.py",
+    "tests/test_config.py", "tests/test_contracts.py", "tests/test_conv.py", "tests/test_data.py", "tests/test_depth_study.py",
     "tests/test_docs.py", "tests/test_download.py", "tests/test_dropout.py", "tests/test_features.py",
     "tests/test_graded.py", "tests/test_layers.py", "tests/test_legacy.py", "tests/test_lint.py",
     "tests/test_metrics.py", "tests/test_nbval_patience.py", "tests/test_nn.py", "tests/test_notebook_cells.py", "tests/test_notebook_samples.py",
