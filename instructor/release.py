@@ -280,15 +280,19 @@ def _student_readme(regions: list[Region], level: str = DEFAULT_LEVEL) -> str:
     return STUDENT_README.read_text().replace("{{STUBS}}", table)
 
 
-def contract_docstring(docstring: str) -> str:
-    """The contract of a (cleaned) docstring: its first paragraph and its Inputs, Returns and Raises paragraphs."""
+def contract_docstring(docstring: str, tasks: tuple[str, ...] = ()) -> str:
+    """The contract of a (cleaned) docstring: its first paragraph, its Inputs, Returns and Raises paragraphs,
+    and the paragraphs that are one of ``tasks`` (a solution passage's task: "Derive dx ...")."""
     paragraphs = [p for p in docstring.strip().split("\n\n") if p.strip()]
-    kept = paragraphs[:1] + [p for p in paragraphs[1:] if p.lstrip().startswith(CONTRACT_BLOCKS)]
+    tasks = {" ".join(task.split()) for task in tasks}
+    kept = paragraphs[:1] + [p for p in paragraphs[1:]
+                             if p.lstrip().startswith(CONTRACT_BLOCKS) or " ".join(p.split()) in tasks]
     return "\n\n".join(kept)
 
 
-def derive_docstrings(text: str, functions_: list[str]) -> str:
-    """``text`` with the docstrings of ``functions_`` (qualified names) and of their classes cut to their contract."""
+def derive_docstrings(text: str, functions_: list[str], tasks: tuple[str, ...] = ()) -> str:
+    """``text`` with the docstrings of ``functions_`` (qualified names) and of their classes cut to their contract
+    (and the ``tasks`` of their solution passages)."""
     lines = text.splitlines(keepends=True)
     tree = ast.parse(text)
     nodes = dict(functions(tree))
@@ -306,7 +310,7 @@ def derive_docstrings(text: str, functions_: list[str]) -> str:
             continue
         first = node.body[0]
         indent = " " * first.col_offset
-        body = contract_docstring(docstring).splitlines()
+        body = contract_docstring(docstring, tasks).splitlines()
         new = [f'{indent}"""{body[0]}\n', *(f"{indent}{line}\n" if line.strip() else "\n" for line in body[1:])]
         new[-1] = new[-1].rstrip("\n") + ('"""\n' if len(body) == 1 else f'\n{indent}"""\n')
         spans.append((first.lineno, first.end_lineno, new))
@@ -329,7 +333,7 @@ def student_text(name: str, text: str, regions: list[Region], passages: list[Tex
         return strip_notebook(text, passages)
     stubbed = stub_source(text, regions, passages, level)
     if level != "guided" and regions:
-        stubbed = derive_docstrings(stubbed, [r.function for r in regions])
+        stubbed = derive_docstrings(stubbed, [r.function for r in regions], tuple(p.task for p in passages))
     if name.endswith(".py"):
         compile(stubbed, name, "exec")
     return stubbed

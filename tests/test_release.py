@@ -130,12 +130,15 @@ def test_a_stub_raises_naming_its_function_and_the_markers_do_not_change_the_sol
               "        out = 2 * y\n        return out\n        ### END SOLUTION\n")
     regions = release.find_regions("helpers/nn/m.py", source)
     assert [(r.name, r.start, r.end) for r in regions] == [("nn.m.Layer.forward", 4, 7)]
-    solution, stubbed = {}, {}
+    solution, stubbed, derive = {}, {}, {}
     exec(compile(source, "m.py", "exec"), solution)
-    exec(compile(release.stub_source(source, regions), "m.py", "exec"), stubbed)
+    exec(compile(release.stub_source(source, regions, level="guided"), "m.py", "exec"), stubbed)
+    exec(compile(release.stub_source(source, regions), "m.py", "exec"), derive)
     assert solution["Layer"]().forward(3) == 6
     with pytest.raises(NotImplementedError, match=r"nn\.m\.Layer\.forward \(helpers/nn/m\.py\) is yours to write: return 2 \* x"):
         stubbed["Layer"]().forward(3)
+    with pytest.raises(NotImplementedError, match=r"nn\.m\.Layer\.forward \(helpers/nn/m\.py\) is yours to write: its docstring"):
+        derive["Layer"]().forward(3)  # the default level, derive: the stub names no method
 
 
 def test_solution_text_anywhere_in_the_release_is_found(tmp_path):
