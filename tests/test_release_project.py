@@ -5,8 +5,9 @@ copied in, passes (lint included); run on the stubs, it fails only tests that ru
 each with the stub's message naming the function. Every file of the release is on the allow-list
 (instructor/manifest.py), and nothing in it imports a module that is not shipped.
 
-What CI runs: the README's unit-test command (``python -m pytest tests -q``), once on each copy,
-without the notebooks (``make test``'s nbval pass over the release would double CI's time; the
+What CI runs: the README's unit-test command (``python -m pytest tests -q``), once on each copy of
+the default level (derive), without the notebooks; for the guided level, which differs in docstrings,
+stub messages and the README only, the same command on the lint and docs tests of its stubbed copy (``make test``'s nbval pass over the release would double CI's time; the
 notebooks of a release are run by tests/test_release.py up to their first stub).
 """
 import ast
@@ -44,13 +45,15 @@ def readme_test_command(out):
     return found.group(1).split()
 
 
-def run_in_fresh_copy(out, tmp_path):
+def run_in_fresh_copy(out, tmp_path, *only):
     """The README's test command in a copy of ``out`` (as a student's clone: no caches, no artifacts),
     with this Python standing for the student's environment and the copy's own packages first.
     Returns the finished process and ``[{nodeid, outcome, message}]`` from pytest's JUnit XML."""
     copy = tmp_path / "fresh"
     shutil.copytree(out, copy)
     command = readme_test_command(copy)
+    if only:  # the README's command on some of its test files
+        command = [part for part in command if part != "tests"] + list(only)
     report = tmp_path / "report.xml"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BUNDLE_", "PYTEST_", "NBVAL"))}
     env.update(PYTHONPATH=str(copy), FEATURE_WEIGHTS="random", PYTHONDONTWRITEBYTECODE="1")
@@ -156,3 +159,11 @@ def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function
     other = [f"{o['nodeid']}: {o['message'][-300:]}" for o in failed
              if STUB_MESSAGE not in o["message"] or not any(f"{name} (" in o["message"] for name in names)]
     assert other == []
+
+
+def test_the_guided_release_passes_its_own_lint_and_docs_tests(tmp_path):
+    guided = tmp_path / "guided"
+    regions = release.build(guided, level="guided")
+    assert all(region.hint in (guided / region.file).read_text() for region in regions)
+    done, results = run_in_fresh_copy(guided, tmp_path, "tests/test_lint.py", "tests/test_docs.py")
+    assert done.returncode == 0 and results and all(r["outcome"] != "failed" for r in results), done.stdout[-3000:]
