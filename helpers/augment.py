@@ -134,7 +134,7 @@ def crop(
     Returns a new uint8 array of the input's shape [N, H, W, 3]; ``images`` is left unchanged.
     Raises: ValueError naming the argument that is wrong (images, offsets, padding, mode, fill), checked before the part to write.
 
-    BEGIN SOLUTION TEXT: Vectorise it: no loop over images, and no padded copy of the whole batch needed.
+    BEGIN SOLUTION TEXT: Optional, not graded: vectorise it (no loop over images, and no padded copy of the whole batch), then compare its speed with a loop over images.
     The padded batch is never built: each axis gets a
     source-index map, ``np.pad(arange)``, and all crops are one gather from ``images``.
     END SOLUTION TEXT

@@ -110,7 +110,7 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
     ``optimizer.step`` with its gradients. Call ``loss`` with the two arrays only: it trains by
     default, and wrappers such as ``augment.FlipAugmented`` take no mode argument.
 
-    BEGIN SOLUTION TEXT: Measure which is faster: gathering each batch as it comes, or the whole shuffled epoch up front.
+    BEGIN SOLUTION TEXT: Optional, not graded: measure which is faster, gathering each batch as it comes or the whole shuffled epoch up front.
     Each batch is gathered with ``np.take`` into one reused buffer: it then stays in
     cache for the forward and the weight-gradient products, which measured faster than
     gathering the whole shuffled epoch up front and slicing it.

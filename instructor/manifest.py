@@ -36,7 +36,7 @@ SHIPS = (
     "tests/test_metrics.py", "tests/test_nbval_patience.py", "tests/test_nn.py", "tests/test_notebook_cells.py", "tests/test_notebook_samples.py",
     "tests/test_notebooks_clean.py", "tests/test_packaging.py", "tests/test_plots.py", "tests/test_preprocess.py",
     "tests/test_progress.py", "tests/test_run_dead_kernel.py", "tests/test_run_summary.py", "tests/test_runtime.py", "tests/test_search.py",
-    "tests/test_shared_data.py", "tests/test_show.py", "tests/test_submission.py",
+    "tests/test_shared_data.py", "tests/test_show.py", "tests/test_submission.py", "tests/test_vectorised.py",
 )
 
 INSTRUCTOR_ONLY = (
