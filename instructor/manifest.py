@@ -48,6 +48,7 @@ INSTRUCTOR_ONLY = (
     # tests of the instructor's tools and of the grader's internals (they need instructor/ or the solution)
     "tests/test_release.py", "tests/test_starter.py", "tests/test_solution_pins.py", "tests/test_grade_all.py",
     "tests/test_grader_isolation.py", "tests/test_graded_kinds.py", "tests/test_release_project.py",
+    "tests/test_graded_messages.py",
 )
 
 GENERATED = ("README.md", ".student-release")  # written by the release itself
