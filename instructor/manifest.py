@@ -21,7 +21,7 @@ SHIPS = (
     "helpers/*", "notebooks/*.ipynb",
     # the student's own grade (visible tests only) and the scripts a student runs
     "grading/__init__.py", "grading/batch.py", "grading/boundary.py", "grading/grader.py", "grading/plugin.py",
-    "grading/sandbox.py", "grading/worker.py",
+    "grading/rubric.py", "grading/sandbox.py", "grading/worker.py",
     "scripts/grade.py", "scripts/run_notebooks.py", "scripts/make_submission.py", "scripts/benchmark_report.py",
     "benchmarks/bench_augment.py", "benchmarks/bench_conv.py", "benchmarks/bench_features.py",
     "benchmarks/bench_mlp.py", "benchmarks/record.py", "benchmarks/timing.py",
@@ -35,7 +35,7 @@ SHIPS = (
     "tests/test_graded.py", "tests/test_layers.py", "tests/test_legacy.py", "tests/test_lint.py",
     "tests/test_metrics.py", "tests/test_nbval_patience.py", "tests/test_nn.py", "tests/test_notebook_cells.py", "tests/test_notebook_samples.py",
     "tests/test_notebooks_clean.py", "tests/test_packaging.py", "tests/test_plots.py", "tests/test_preprocess.py",
-    "tests/test_progress.py", "tests/test_run_dead_kernel.py", "tests/test_run_summary.py", "tests/test_runtime.py", "tests/test_search.py",
+    "tests/test_progress.py", "tests/test_rubric.py", "tests/test_run_dead_kernel.py", "tests/test_run_summary.py", "tests/test_runtime.py", "tests/test_search.py",
     "tests/test_shared_data.py", "tests/test_show.py", "tests/test_submission.py", "tests/test_vectorised.py",
 )
 

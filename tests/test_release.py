@@ -10,6 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from grading import rubric
 from helpers.core import config
 from helpers.notebook import colab
 from instructor import release, student_repo
@@ -51,6 +52,10 @@ def test_the_grader_fails_every_graded_test_on_the_stubs_and_passes_them_on_the_
     table = grade.table(on_solution)
     total = sum(r["points"] for r in on_solution.values())
     assert table.splitlines()[-1].split()[-1] == f"{total:g}/{total:g}"
+    possible = {}
+    for r in on_solution.values():  # the points come from the rubric, whatever the number of tests
+        possible[r["function"]] = possible.get(r["function"], 0) + r["points"]
+    assert possible == pytest.approx(rubric.RUBRIC) and total == pytest.approx(sum(rubric.RUBRIC.values()))
 
 
 def test_a_release_notebook_stops_at_its_first_stub_with_the_stub_message(student_copy, tmp_path, monkeypatch):
