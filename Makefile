@@ -8,7 +8,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test benchmarks report submission inference release grade grade-all autograder clean
+.PHONY: setup run test unit benchmarks report submission inference grade clean
+# BEGIN INSTRUCTOR ONLY (left out of the student release: instructor/manifest.py)
+.PHONY: release grade-all autograder
+# END INSTRUCTOR ONLY
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,10 +35,13 @@ run: $(STAMP)
 # made once); the notebooks run after them, in order, as each reads what the one before saved.
 NBVAL_KERNEL ?= python3
 TEST_WORKERS ?= 2
-test: export BUNDLE_PROFILE := smoke
-test: export FEATURE_WEIGHTS ?= random
-test: $(STAMP)
+# `make unit`: the unit tests alone.
+test unit: export BUNDLE_PROFILE := smoke
+test unit: export FEATURE_WEIGHTS ?= random
+unit: $(STAMP)
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile -q
+
+test: unit
 	$(PY) -m pytest notebooks --nbval-lax --nbval-cell-timeout=900 --nbval-kernel-name=$(NBVAL_KERNEL) -q
 
 # Pack the current profile's artifacts for a grader: dist/submission-<profile>-<weights>.zip
@@ -50,18 +56,24 @@ inference: $(STAMP)
 	CIFAR10_DIR= MNIST_DIR= SUBMISSION="$(abspath $(SUBMISSION))" \
 		$(PY) scripts/run_notebooks.py --out artifacts/inference notebooks/05_quick_inference.ipynb
 
-# Instructors: the student version (solution regions stubbed) in dist/release/, and the
-# autograder on a student's copy (STUDENT=path; default: this tree) with the hidden tests;
-# GRADE_FLAGS: scripts/grade.py's options (--only, --time-limit; see docs/GRADING.md).
-# STUDENT_REPO=<address>: the repository the release's Colab cells clone and install (a
+# BEGIN INSTRUCTOR ONLY
+# Instructors: the student version (solution regions stubbed) in dist/release/ (docs/INSTRUCTORS.md).
+# LEVEL=derive (default: docstrings state the contract only) or guided (the method hints too): see
+# docs/STARTER.md. STUDENT_REPO=<address>: the repository the release's Colab cells clone and install (a
 # per-student or template one); unset, they install the student's copy in Google Drive.
+LEVEL ?= derive
 release: $(STAMP)
-	$(PY) -m instructor.release --out dist/release $(if $(STUDENT_REPO),--student-repo "$(STUDENT_REPO)")
+	$(PY) -m instructor.release --out dist/release --level $(LEVEL) $(if $(STUDENT_REPO),--student-repo "$(STUDENT_REPO)")
 
-# SUBMISSION=archive.zip grades the source packed in a submission archive instead of a copy.
+# END INSTRUCTOR ONLY
+
+# The autograder on a copy (STUDENT=path; default: this tree): the graded tests of tests/, and the
+# hidden ones where instructor/hidden_tests exists. GRADE_FLAGS: scripts/grade.py's options (--only,
+# --time-limit). SUBMISSION=archive.zip grades the source packed in a submission archive instead.
 grade: $(STAMP)
 	$(PY) scripts/grade.py $(if $(SUBMISSION),--submission "$(SUBMISSION)",$(if $(STUDENT),"$(STUDENT)",.)) $(GRADE_FLAGS)
 
+# BEGIN INSTRUCTOR ONLY
 # A class at once: every *.zip in SUBMISSIONS, WORKERS at a time (default: the CPU count), into
 # SUBMISSIONS/grades/ (gradebook.csv, feedback/, report.html, canvas.csv, grades_by_id.csv);
 # REGRADE=1 grades again what was graded already; ROSTER=file.csv maps archives to student ids
@@ -73,6 +85,8 @@ grade-all: $(STAMP)
 # The Gradescope autograder: dist/autograder.zip (docs/GRADING.md, "Gradescope").
 autograder: $(STAMP)
 	$(PY) scripts/make_autograder.py
+
+# END INSTRUCTOR ONLY
 
 # Every benchmark, each writing its record to artifacts/benchmarks/; then docs/BENCHMARKS.md from the records.
 benchmarks: $(STAMP)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from grading import rubric
 from grading.boundary import Pool, StudentError, WorkerFailure
 from grading.grader import add_options, limits_of
 from grading.sandbox import probe
@@ -28,6 +29,7 @@ def pytest_addoption(parser):
 
 
 NEXT = pytest.StashKey[dict]()  # (hidden, graded function) -> the function graded after it in the same phase
+POINTS = pytest.StashKey[dict]()  # nodeid -> the test's points (grading/rubric.py)
 
 
 def _function(item) -> str | None:
@@ -40,8 +42,13 @@ def _hidden(item) -> bool:
     return bool(folder) and Path(item.path).resolve().is_relative_to(Path(folder).resolve())
 
 
-def _points(item) -> float:
+def _weight(item) -> float:
     return float(item.get_closest_marker("graded").kwargs.get("points", 1))
+
+
+def _points(item) -> float:
+    """The test's share of its function's points in the rubric (grading/rubric.py), from the collection."""
+    return item.config.stash.get(POINTS, {}).get(item.nodeid, _weight(item))
 
 
 def _write(config, record: dict):
@@ -66,6 +73,8 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: (_hidden(item), order.index(_function(item))))
     steps = list(dict.fromkeys((_hidden(item), _function(item)) for item in items))
     config.stash[NEXT] = {step: after[1] for step, after in zip(steps, steps[1:]) if step[0] == after[0]}
+    config.stash[POINTS] = rubric.points_per_test({item.nodeid: (_function(item), _weight(item))
+                                                   for item in items if _function(item)})
 
 
 def pytest_collection_finish(session):

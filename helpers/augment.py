@@ -123,17 +123,18 @@ def _checked_crop(images, offsets, padding, mode, fill) -> np.ndarray:
 def crop(
     images: np.ndarray, offsets: Any, padding: int, mode: str = "reflect", fill: int = 0
 ) -> np.ndarray:
-    """Pad by ``padding`` pixels (``np.pad`` ``mode``) and crop back to H x W at ``offsets``.
+    """Pad by ``padding`` pixels and crop back to H x W at ``offsets``.
 
-    offsets: ints [N, 2], (dy, dx) of each crop's top-left corner in the padded image, each in
-    0..2*padding; (padding, padding) is the identity. mode: "reflect" (mirror without repeating
-    the edge, = torchvision's padding_mode="reflect"), "edge", "symmetric", "wrap", or
-    "constant" (pads with ``fill``).
+    Inputs: images uint8 [N, H, W, 3]; offsets: ints [N, 2], (dy, dx) of each crop's top-left
+    corner in the padded image, each in 0..2*padding; (padding, padding) is the identity. mode:
+    "reflect" (mirror without repeating the edge, as torchvision's padding_mode "reflect"),
+    "edge", "symmetric", "wrap" (numpy's padding modes of these names), or "constant" (pads with
+    ``fill``).
 
     Returns a new uint8 array of the input's shape [N, H, W, 3]; ``images`` is left unchanged.
     Raises: ValueError naming the argument that is wrong (images, offsets, padding, mode, fill), checked before the part to write.
 
-    BEGIN SOLUTION TEXT: Vectorise it: no loop over images, and no padded copy of the whole batch needed.
+    BEGIN SOLUTION TEXT: Optional, not graded: vectorise it (no loop over images, and no padded copy of the whole batch), then compare its speed with a loop over images.
     The padded batch is never built: each axis gets a
     source-index map, ``np.pad(arange)``, and all crops are one gather from ``images``.
     END SOLUTION TEXT
@@ -242,8 +243,9 @@ def random_rotation(
 def cutout(images: np.ndarray, centers: Any, size: Any, fill: int = 0) -> np.ndarray:
     """Set a ``size`` x ``size`` square around each (cy, cx) in ``centers`` to ``fill``.
 
-    The square covers rows cy - size//2 .. cy - size//2 + size - 1 (columns alike), clipped at
-    the image border; size 0 is the identity. ``size``: one int, or one int per image.
+    Inputs: images uint8 [N, H, W, 3]; centers, one (cy, cx) per image; ``size``: one int, or one
+    int per image; size 0 is the identity. The square starts size//2 rows above cy (columns alike)
+    and is clipped at the image border.
 
     Returns a new uint8 array of the input's shape; ``images`` is left unchanged.
     Raises: ValueError naming the argument that is wrong (images, centers, size, fill), checked before the part to write.
@@ -412,8 +414,11 @@ class FlipAugmented:
             raise AttributeError(name)
         return getattr(self.model, name)
 
-    def loss(self, X, y):
-        """The wrapped model's ``loss`` on the batch with a random subset of images mirrored."""
+    def loss(self, X, y, training=True):
+        """The wrapped model's ``loss`` on the batch with a random subset of images mirrored; with
+        ``training=False``, the wrapped model's evaluation-mode loss on the batch as it is (no draw)."""
+        if not training:
+            return self.model.loss(X, y, training=False)
         images = self.model.check_inputs(X).reshape(-1, *self.model.input_shape)
         flip = (self.rng.random(len(images)) < self.p)[:, None, None, None]
         return self.model.loss(np.where(flip, images[..., ::-1], images), y)

@@ -106,10 +106,11 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
     Inputs: model (a Classifier); optimizer (its ``step(grads)`` updates model.params); X (n, ...)
     and y (n,); order, the row indices in the order to visit; batch_size.
     Returns nothing: for each run of batch_size consecutive entries of ``order`` (the last may be
-    shorter; see batch_slices), one ``model.loss`` on those rows (training mode), then one
-    ``optimizer.step`` with its gradients.
+    shorter; see batch_slices), one ``model.loss(X_rows, y_rows)`` on those rows, then one
+    ``optimizer.step`` with its gradients. Call ``loss`` with the two arrays only: it trains by
+    default, and wrappers such as ``augment.FlipAugmented`` take no mode argument.
 
-    BEGIN SOLUTION TEXT: Measure which is faster: gathering each batch as it comes, or the whole shuffled epoch up front.
+    BEGIN SOLUTION TEXT: Optional, not graded: measure which is faster, gathering each batch as it comes or the whole shuffled epoch up front.
     Each batch is gathered with ``np.take`` into one reused buffer: it then stays in
     cache for the forward and the weight-gradient products, which measured faster than
     gathering the whole shuffled epoch up front and slicing it.

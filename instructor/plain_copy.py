@@ -29,9 +29,9 @@ def plain_bodies(file: Path) -> dict[str, str]:
     return bodies
 
 
-def build(out: Path, plain: Path = PLAIN) -> list[release.Region]:
-    """Write the release into ``out``, then put each plain body where its stub is."""
-    regions = release.build(out)
+def build(out: Path, plain: Path = PLAIN, level: str = release.DEFAULT_LEVEL) -> list[release.Region]:
+    """Write the release (at ``level``) into ``out``, then put each plain body where its stub is."""
+    regions = release.build(out, level=level)
     for file in sorted({region.file for region in regions}):
         plain_file = plain / Path(file).relative_to("helpers")
         bodies = plain_bodies(plain_file)
@@ -40,7 +40,7 @@ def build(out: Path, plain: Path = PLAIN) -> list[release.Region]:
         for region in (r for r in regions if r.file == file):
             if region.function not in bodies:
                 raise release.ReleaseError(f"{plain_file} has no {region.function}")
-            [index] = [i for i, line in enumerate(lines) if line.strip() == region.stub("").strip()]
+            [index] = [i for i, line in enumerate(lines) if line.strip() == region.stub("", level).strip()]
             lines[index] = textwrap.indent(bodies[region.function], release.indent_of(lines[index]))
         text = "".join(lines)
         compile(text, file, "exec")

@@ -28,11 +28,10 @@ from pathlib import Path
 
 from helpers.core.config import REPO_ROOT as REPO
 from helpers.notebook.show import SOLUTION_BEGIN, SOLUTION_END, TEXT_BEGIN, TEXT_END, is_marker, text_marker
+from instructor import manifest
 from instructor import student_repo as addresses
 
 BEGIN, END = SOLUTION_BEGIN, SOLUTION_END
-# instructor-only: these tools and the hidden tests, CI, the tests of this tool and the solution pins
-EXCLUDED = ("instructor/", ".ci/", "tests/test_release.py", "tests/test_solution_pins.py", "tests/test_starter.py")
 STUDENT_README = REPO / "instructor" / "student_readme.md"
 MIN_LEAK_LENGTH = 12  # shorter lines ("return out") say nothing about a solution
 MIN_SUBSTRING_LENGTH = 20  # long enough to be found inside other text; shorter ones only as whole lines
@@ -40,6 +39,16 @@ MIN_LEAK_LETTERS = 6  # a secret line says something: rules of dashes or "$$" al
 TEXT_SUFFIXES = (".py", ".md", ".ipynb")  # files whose passages can be marked
 TASK_WIDTH = 96  # a passage's task is wrapped to this width in the release
 RELEASE_MARK = ".student-release"
+# How much the starter gives (make release LEVEL=...): "derive", the default for a university course, keeps
+# the contract only; "guided" keeps every hint (docs/STARTER.md shows both, per function).
+LEVELS = {
+    "derive": "each graded function's docstring (and its class's) keeps its summary and its Inputs, Returns "
+              "and Raises blocks; the stub names the function and no method",
+    "guided": "docstrings keep their method notes, and each stub's message says how to compute the result",
+}
+DEFAULT_LEVEL = "derive"
+CONTRACT_BLOCKS = ("Inputs", "Returns", "Raises")
+DERIVE_HINT = "its docstring states what it takes, returns and raises"
 
 
 class ReleaseError(RuntimeError):
@@ -63,8 +72,8 @@ class Region:
         module = self.file.removesuffix(".py").split("/")
         return ".".join(module[1:] if module[0] == "helpers" else module) + f".{self.function}"
 
-    def stub(self, indent: str) -> str:
-        message = f"{self.name} ({self.file}) is yours to write: {self.hint}"
+    def stub(self, indent: str, level: str = DEFAULT_LEVEL) -> str:
+        message = f"{self.name} ({self.file}) is yours to write: {self.hint if level == 'guided' else DERIVE_HINT}"
         return f"{indent}raise NotImplementedError({message!r})\n"
 
 
@@ -111,7 +120,7 @@ def indent_of(line: str) -> str:
     return line[:len(line) - len(line.lstrip())]
 
 
-def stub_source(text: str, regions: list[Region], passages: tuple = ()) -> str:
+def stub_source(text: str, regions: list[Region], passages: tuple = (), level: str = DEFAULT_LEVEL) -> str:
     """``text`` with every region replaced by its stub and every passage by its task (indented like the begin marker)."""
     lines = text.splitlines(keepends=True)
     spans = sorted([*regions, *passages], key=lambda r: r.start, reverse=True)
@@ -120,7 +129,7 @@ def stub_source(text: str, regions: list[Region], passages: tuple = ()) -> str:
             raise ReleaseError(f"{later.file}:{later.start}: a solution passage and a solution region overlap")
     for span in spans:
         indent = indent_of(lines[span.start - 1])
-        lines[span.start - 1:span.end] = [span.stub(indent) if isinstance(span, Region) else span.text(indent)]
+        lines[span.start - 1:span.end] = [span.stub(indent, level) if isinstance(span, Region) else span.text(indent)]
     return "".join(lines)
 
 
@@ -209,8 +218,8 @@ def tracked_files(repo: Path = REPO) -> list[str]:
 
 
 def released_files(repo: Path = REPO) -> list[str]:
-    """What a release copies: the tracked files but the instructor-only ones."""
-    return [name for name in tracked_files(repo) if not name.startswith(EXCLUDED)]
+    """What a release copies: the tracked files on the allow-list (instructor/manifest.py)."""
+    return [name for name in tracked_files(repo) if manifest.ships(name)]
 
 
 def python_sources(repo: Path = REPO) -> dict[str, str]:
@@ -261,9 +270,53 @@ def leaks(release: Path, regions: list, solution_files: dict[str, list[str]]) ->
     return found
 
 
-def _student_readme(regions: list[Region]) -> str:
-    rows = "\n".join(f"| `{r.file}` | `{r.name}` | {r.hint} |" for r in regions)
-    return STUDENT_README.read_text().replace("{{STUBS}}", "| file | function | what it must do |\n|---|---|---|\n" + rows)
+def _student_readme(regions: list[Region], level: str = DEFAULT_LEVEL) -> str:
+    if level == "guided":
+        table = "| file | function | what it must do |\n|---|---|---|\n" + "\n".join(
+            f"| `{r.file}` | `{r.name}` | {r.hint} |" for r in regions)
+    else:
+        table = "| file | function (its docstring states the contract) |\n|---|---|\n" + "\n".join(
+            f"| `{r.file}` | `{r.name}` |" for r in regions)
+    return STUDENT_README.read_text().replace("{{STUBS}}", table)
+
+
+def contract_docstring(docstring: str, tasks: tuple[str, ...] = ()) -> str:
+    """The contract of a (cleaned) docstring: its first paragraph, its Inputs, Returns and Raises paragraphs,
+    and the paragraphs that are one of ``tasks`` (a solution passage's task: "Derive dx ...")."""
+    paragraphs = [p for p in docstring.strip().split("\n\n") if p.strip()]
+    tasks = {" ".join(task.split()) for task in tasks}
+    kept = paragraphs[:1] + [p for p in paragraphs[1:]
+                             if p.lstrip().startswith(CONTRACT_BLOCKS) or " ".join(p.split()) in tasks]
+    return "\n\n".join(kept)
+
+
+def derive_docstrings(text: str, functions_: list[str], tasks: tuple[str, ...] = ()) -> str:
+    """``text`` with the docstrings of ``functions_`` (qualified names) and of their classes cut to their contract
+    (and the ``tasks`` of their solution passages)."""
+    lines = text.splitlines(keepends=True)
+    tree = ast.parse(text)
+    nodes = dict(functions(tree))
+    wanted = set(functions_)
+    for node in (n for n in tree.body if isinstance(n, ast.ClassDef)):  # its methods (but dunders) all graded
+        methods = [f"{node.name}.{m.name}" for m in node.body if isinstance(m, ast.FunctionDef) and not m.name.startswith("__")]
+        if methods and set(methods) <= wanted:
+            nodes[node.name] = node
+            wanted.add(node.name)
+    spans = []
+    for name in wanted & set(nodes):
+        node = nodes[name]
+        docstring = ast.get_docstring(node)
+        if docstring is None:
+            continue
+        first = node.body[0]
+        indent = " " * first.col_offset
+        body = contract_docstring(docstring, tasks).splitlines()
+        new = [f'{indent}"""{body[0]}\n', *(f"{indent}{line}\n" if line.strip() else "\n" for line in body[1:])]
+        new[-1] = new[-1].rstrip("\n") + ('"""\n' if len(body) == 1 else f'\n{indent}"""\n')
+        spans.append((first.lineno, first.end_lineno, new))
+    for start, end, new in sorted(spans, reverse=True):
+        lines[start - 1:end] = new
+    return "".join(lines)
 
 
 def find_markers(texts: dict[str, str]) -> tuple[list[Region], list[TextRegion]]:
@@ -273,21 +326,27 @@ def find_markers(texts: dict[str, str]) -> tuple[list[Region], list[TextRegion]]
     return regions, passages
 
 
-def student_text(name: str, text: str, regions: list[Region], passages: list[TextRegion]) -> str:
+def student_text(name: str, text: str, regions: list[Region], passages: list[TextRegion],
+                 level: str = DEFAULT_LEVEL) -> str:
     """The release's version of one marked file: its regions stubbed, its passages replaced by their tasks."""
     if name.endswith(".ipynb"):
         return strip_notebook(text, passages)
-    stubbed = stub_source(text, regions, passages)
+    stubbed = stub_source(text, regions, passages, level)
+    if level != "guided" and regions:
+        stubbed = derive_docstrings(stubbed, [r.function for r in regions], tuple(p.task for p in passages))
     if name.endswith(".py"):
         compile(stubbed, name, "exec")
     return stubbed
 
 
-def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list[Region]:
+def build(out: Path, repo: Path = REPO, student_repo: str | None = None, level: str = DEFAULT_LEVEL) -> list[Region]:
     """Write the student version of ``repo`` into ``out`` (replacing an earlier release there).
 
-    ``student_repo``: the address the notebooks' Colab cell installs from (else the student's Drive).
+    ``student_repo``: the address the notebooks' Colab cell installs from (else the student's Drive);
+    ``level``: how much the starter gives (:data:`LEVELS`).
     """
+    if level not in LEVELS:
+        raise ReleaseError(f"level {level!r}: choose one of {', '.join(LEVELS)}")
     out = Path(out)
     if out.exists():
         if not (out / RELEASE_MARK).exists():
@@ -304,10 +363,12 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list
         own = [r for r in regions if r.file == name]
         own_passages = [p for p in passages if p.file == name]
         if own or own_passages:
-            target.write_text(student_text(name, texts[name], own, own_passages), encoding="utf-8")
+            target.write_text(student_text(name, texts[name], own, own_passages, level), encoding="utf-8")
+        elif manifest.matches(name, manifest.STRIPPED):
+            target.write_text(manifest.strip_instructor_blocks((repo / name).read_text(encoding="utf-8")), encoding="utf-8")
         else:
             shutil.copy2(repo / name, target)
-    (out / "README.md").write_text(_student_readme(regions), encoding="utf-8")
+    (out / "README.md").write_text(_student_readme(regions, level), encoding="utf-8")
     (out / RELEASE_MARK).write_text("made by python -m instructor.release\n")
     try:
         _finish(out, repo, student_repo, [*regions, *passages], texts)
@@ -317,9 +378,38 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None) -> list
     return regions
 
 
+STUB_LINT = ("F401", "F841")  # names the removed solution used: an import, or a variable of the given lines
+
+
+def quiet_stub_lint(out: Path, files: list[str]) -> list[str]:
+    """Mark with ``# noqa: <code>`` each line of ``files`` (stubbed, in the release ``out``) that ruff finds
+    unused only because its solution is gone, so the release passes its own lint test; ``file:line code``
+    of each. The names stay for the student's code to use; RUF100 in the same comment keeps the noqa silent
+    once they do."""
+    try:
+        found = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "json",
+                                "--select", ",".join(STUB_LINT), *files], cwd=out, capture_output=True, text=True)
+        diagnostics = json.loads(found.stdout or "[]")
+    except (OSError, ValueError) as err:
+        raise ReleaseError(f"ruff (the test extra) is needed to check the stubbed files: {err}") from err
+    marked = []
+    for item in sorted(diagnostics, key=lambda d: (d["filename"], d["location"]["row"])):
+        file = Path(item["filename"])
+        lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+        row = item["location"]["row"] - 1
+        line = lines[row].rstrip("\n")
+        codes = f"{item['code']}, RUF100"  # RUF100: once the student's code uses the name, the noqa is not an error
+        lines[row] = (line.replace("# noqa: ", f"# noqa: {codes}, ") if "# noqa: " in line
+                      else f"{line}  # noqa: {codes} (the solution's; yours to use or remove)") + "\n"
+        file.write_text("".join(lines), encoding="utf-8")
+        marked.append(f"{file.relative_to(out.resolve()).as_posix()}:{row + 1} {item['code']}")
+    return marked
+
+
 def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, texts: dict[str, str]) -> None:
     """Point the written release's Colab cells at ``student_repo``; refuse it if it names the instructor's
     repository or holds solution text."""
+    quiet_stub_lint(out, sorted({m.file for m in markers if isinstance(m, Region)}))
     try:
         addresses.retarget(out, student_repo, repo)
     except ValueError as err:
@@ -337,16 +427,19 @@ def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, text
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist" / "release")
+    parser.add_argument("--level", choices=list(LEVELS), default=DEFAULT_LEVEL,
+                        help="how much the starter gives: " + "; ".join(f"{k}: {v}" for k, v in LEVELS.items()))
     parser.add_argument("--student-repo", default=None,
                         help="address the Colab cells clone and install (default: the student's Google Drive copy)")
     args = parser.parse_args()
     try:
-        regions = build(args.out, student_repo=args.student_repo or None)
+        regions = build(args.out, student_repo=args.student_repo or None, level=args.level)
     except ReleaseError as err:
         print(f"release: {err}", file=sys.stderr)
         return 1
     files = sorted({r.file for r in regions})
-    print(f"{args.out}: {len(regions)} functions stubbed in {len(files)} files; no solution text found in the release")
+    print(f"{args.out}: {len(regions)} functions stubbed in {len(files)} files at level {args.level}; "
+          "no solution text found in the release")
     for region in regions:
         print(f"  {region.name}")
     return 0

@@ -9,6 +9,10 @@ it is redrawn in place, elsewhere (CI logs) it is printed every STATUS_EVERY_S s
 missing or stale files by name). At the end, also after a failure, a summary lists each
 notebook's wall time and its headline figures (what it saved with ``artifacts.save_results``);
 it is written to ``artifacts/<profile>/run_summary.json`` too.
+
+A kernel that dies (killed by the system, most often for lack of memory) is named with the cell it
+was running, the profile's memory need and the machine's available memory; the summary and the
+executed copy follow as after any failure, and ``--from NN`` (``make run FROM=NN``) resumes there.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from pathlib import Path
 try:
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbconvert import HTMLExporter
 
     from helpers.core import config, runtime
@@ -35,6 +39,8 @@ except ModuleNotFoundError as err:
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 STATUS_EVERY_S = 15  # without a terminal: how often the status line is printed
+# About how much memory a profile's heaviest notebook needs (GiB; an estimate for the message on a dead kernel)
+MEMORY_NEED_GIB = {"smoke": 2, "full": 8}
 
 
 def latest_line(text: str) -> str:
@@ -131,12 +137,37 @@ def run(notebook: Path, out_dir: Path, kernel: str = "python3", stream=sys.stdou
     reporter.start()
     try:
         client.execute()
+    except DeadKernelError as err:
+        err.cell = f"cell {status.cell}/{status.total}"  # the cell it was running, for the message
+        raise
     finally:
         reporter.stop()
         executed = out_dir / notebook.name
         artifacts.atomic_write(executed, lambda fh: fh.write(nbformat.writes(nb).encode()))
         html, _ = HTMLExporter().from_notebook_node(nb)
         artifacts.atomic_write(executed.with_suffix(".html"), lambda fh: fh.write(html.encode()))
+
+
+def available_memory_gib() -> tuple[float, float] | None:
+    """(available, total) memory of this machine in GiB, from /proc/meminfo (Linux), else None."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line)
+        kib = {key: int(fields[key].split()[0]) for key in ("MemAvailable", "MemTotal")}
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+    return kib["MemAvailable"] / 2**20, kib["MemTotal"] / 2**20
+
+
+def dead_kernel_message(stem: str, cell: str, profile: str, memory=available_memory_gib) -> str:
+    """Why a notebook stopped when its kernel died: the likely cause, memory, with the numbers."""
+    need = MEMORY_NEED_GIB.get(profile)
+    free = memory()
+    machine = (f"this machine has {free[0]:.1f} GiB available of {free[1]:.1f} GiB" if free
+               else "this machine's free memory is unknown")
+    needs = f"the {profile} profile needs about {need} GiB" if need else f"profile {profile}"
+    return (f"{stem}: the kernel died at {cell}, without an error of its own: most likely it ran out of memory "
+            f"and the system killed it ({needs}; {machine}). Close other programs or use BUNDLE_PROFILE=smoke, "
+            f"then resume with `make run FROM={stem[:2]}` (what the earlier notebooks saved is reused).")
 
 
 def saved_results(stem: str, since: float | None = None) -> dict:
@@ -188,6 +219,14 @@ def previous_seconds() -> dict:
     return {row["notebook"]: row["seconds"] for row in rows if row.get("status") in ("ran", "reused")}
 
 
+def failure(err: Exception, notebook: Path) -> str:
+    """What to print when ``notebook`` stopped with ``err``: for a dead kernel, its likely cause."""
+    if isinstance(err, DeadKernelError):
+        cell = getattr(err, "cell", None) or "a cell"
+        return dead_kernel_message(notebook.stem, cell, config.profile().name)
+    return str(err)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -220,9 +259,10 @@ def main() -> int:
         began, began_at = time.perf_counter(), time.time()
         try:
             run(notebook, out_dir, args.kernel)
-        except CellExecutionError as err:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             seconds = time.perf_counter() - began
-            print(f"[{index}/{len(notebooks)}] {notebook.stem} FAILED after {seconds:.0f} s\n{err}", flush=True)
+            print(f"[{index}/{len(notebooks)}] {notebook.stem} FAILED after {seconds:.0f} s\n{failure(err, notebook)}",
+                  flush=True)
             print(f"The executed copy with the error is in {out_dir / notebook.name}", file=sys.stderr)
             rows.append({"notebook": notebook.stem, "status": "failed", "seconds": seconds, "results": {}})
             status = 1

@@ -44,11 +44,28 @@ def like(value, expected, name: str, finite: bool = True) -> np.ndarray:
     return array(value, name, expected.shape, expected.dtype, finite)
 
 
+def first_difference(value: np.ndarray, expected: np.ndarray, tolerance: float) -> str:
+    """Where ``value`` first leaves ``expected`` by ``tolerance`` or more (``max_relative_error``'s measure, entry by
+    entry, row-major order), with both values there: ``; first differs at [0, 3]: 1.25 instead of 0.75 (...)``."""
+    value, expected = np.asarray(value, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    gap = np.abs(value - expected) / np.maximum(1e-8, np.abs(value) + np.abs(expected))
+    wrong = np.argwhere(gap >= tolerance)
+    if not len(wrong):
+        return ""
+    index = tuple(int(i) for i in wrong[0])
+    return (f"; first differs at {list(index)}: {value[index]:.6g} instead of {expected[index]:.6g}"
+            f" ({len(wrong)} of {expected.size} entries differ)")
+
+
 def close(value, expected, name: str, tolerance: float) -> np.ndarray:
-    """``value`` of ``expected``'s kind, within ``tolerance`` of it in ``max_relative_error``."""
+    """``value`` of ``expected``'s kind, within ``tolerance`` of it in ``max_relative_error``; a failure says by how
+    much, where it first differs (see :func:`first_difference`), and the array's shape and dtype."""
     like(value, expected, name)
     error = max_relative_error(value, expected)
-    assert error < tolerance, f"{name}: max relative error {error:.3g} from the expected values (tolerance {tolerance:g})"
+    expected = np.asarray(expected)
+    assert error < tolerance, (f"{name}: max relative error {error:.3g} from the expected values (tolerance "
+                               f"{tolerance:g}){first_difference(value, expected, tolerance)}; {expected.dtype}, "
+                               f"shape {expected.shape}")
     return value
 
 

@@ -336,3 +336,28 @@ def test_contrast_matches_torchvision_within_rounding(student, tvf, images):
     out = check.array(student.call("augment.adjust_contrast", images, factors), "adjust_contrast's out", images.shape,
                       np.uint8)
     assert np.abs(out.astype(int) - expected).max() <= 1
+
+
+
+def test_sgd_epoch_trains_a_flip_augmented_model():
+    """sgd_epoch calls ``model.loss(X, y)`` as its docstring says, so a FlipAugmented model trains like any other."""
+    from helpers import train
+    from helpers.nn import Classifier, Flatten, Linear, optim
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 2, 3, 4)), rng.integers(0, 2, 12)
+    model = Classifier((2, 3, 4), [Flatten(), Linear(24, 2)], dtype=np.float64, seed=0)
+    before = {name: value.copy() for name, value in model.params.items()}
+    train.sgd_epoch(aug.FlipAugmented(model, p=1.0, seed=0), optim.SGD(model.params, lr=0.1), X, y, np.arange(12), 5)
+    assert all(not np.array_equal(before[name], model.params[name]) for name in before)
+
+
+def test_flip_augmented_loss_takes_the_models_mode_argument():
+    from helpers.nn import Classifier, Flatten, Linear
+
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((6, 2, 3, 4)), rng.integers(0, 2, 6)
+    model = Classifier((2, 3, 4), [Flatten(), Linear(24, 2)], dtype=np.float64, seed=0)
+    wrapped = aug.FlipAugmented(model, p=1.0, seed=0)
+    assert wrapped.loss(X, y, training=False)[0] == model.loss(X, y, training=False)[0]
+    assert wrapped.loss(X, y)[0] == model.loss(X[..., ::-1], y)[0]

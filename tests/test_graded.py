@@ -25,10 +25,11 @@ FILTERS = RNG.standard_normal((4, 3, 3, 2))
 
 
 def backward_matches_autograd(student, forward, backward, inputs, torch_forward, extra=(), tolerance=1e-10,
-                              names=("dx",)):
+                              names=("dx",), case=""):
     """The student's ``forward(*inputs, *extra)`` then ``backward(dout, cache)`` against torch autograd.
 
-    ``backward`` returns one gradient per input, named ``names``: one array, or a tuple of them.
+    ``backward`` returns one gradient per input, named ``names``: one array, or a tuple of them; a failure names
+    the gradient and ``case`` (e.g. "in training mode").
     """
     forward_name, backward_name = forward.rsplit(".", 1)[-1], backward.rsplit(".", 1)[-1]
     tensors = [torch.tensor(a, requires_grad=True) for a in inputs]
@@ -40,7 +41,7 @@ def backward_matches_autograd(student, forward, backward, inputs, torch_forward,
     grads = check.results(grads, backward_name, len(names)) if len(names) > 1 else (grads,)
     expected.backward(torch.tensor(dout))
     for grad, tensor, name in zip(grads, tensors, names, strict=True):
-        check.close(grad, tensor.grad.numpy(), f"{backward_name}'s {name}", tolerance)
+        check.close(grad, tensor.grad.numpy(), f"{backward_name}'s {name}" + (f" {case}" if case else ""), tolerance)
 
 
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
@@ -153,7 +154,8 @@ def test_batchnorm_backward(student, training):
     backward_matches_autograd(
         student, "nn.batchnorm.batchnorm_forward", "nn.batchnorm.batchnorm_backward", (x, gamma, beta),
         lambda x, g, b: F.batch_norm(x, torch.tensor(mean), torch.tensor(var), g, b, training, 0.1, 1e-5),
-        extra=(mean, var, training), names=("dx", "dgamma", "dbeta"))
+        extra=(mean, var, training), names=("dx", "dgamma", "dbeta"),
+        case="in training mode" if training else "in evaluation mode")
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1)])

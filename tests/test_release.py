@@ -10,6 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from grading import rubric
 from helpers.core import config
 from helpers.notebook import colab
 from instructor import release, student_repo
@@ -51,6 +52,10 @@ def test_the_grader_fails_every_graded_test_on_the_stubs_and_passes_them_on_the_
     table = grade.table(on_solution)
     total = sum(r["points"] for r in on_solution.values())
     assert table.splitlines()[-1].split()[-1] == f"{total:g}/{total:g}"
+    possible = {}
+    for r in on_solution.values():  # the points come from the rubric, whatever the number of tests
+        possible[r["function"]] = possible.get(r["function"], 0) + r["points"]
+    assert possible == pytest.approx(rubric.RUBRIC) and total == pytest.approx(sum(rubric.RUBRIC.values()))
 
 
 def test_a_release_notebook_stops_at_its_first_stub_with_the_stub_message(student_copy, tmp_path, monkeypatch):
@@ -130,12 +135,15 @@ def test_a_stub_raises_naming_its_function_and_the_markers_do_not_change_the_sol
               "        out = 2 * y\n        return out\n        ### END SOLUTION\n")
     regions = release.find_regions("helpers/nn/m.py", source)
     assert [(r.name, r.start, r.end) for r in regions] == [("nn.m.Layer.forward", 4, 7)]
-    solution, stubbed = {}, {}
+    solution, stubbed, derive = {}, {}, {}
     exec(compile(source, "m.py", "exec"), solution)
-    exec(compile(release.stub_source(source, regions), "m.py", "exec"), stubbed)
+    exec(compile(release.stub_source(source, regions, level="guided"), "m.py", "exec"), stubbed)
+    exec(compile(release.stub_source(source, regions), "m.py", "exec"), derive)
     assert solution["Layer"]().forward(3) == 6
     with pytest.raises(NotImplementedError, match=r"nn\.m\.Layer\.forward \(helpers/nn/m\.py\) is yours to write: return 2 \* x"):
         stubbed["Layer"]().forward(3)
+    with pytest.raises(NotImplementedError, match=r"nn\.m\.Layer\.forward \(helpers/nn/m\.py\) is yours to write: its docstring"):
+        derive["Layer"]().forward(3)  # the default level, derive: the stub names no method
 
 
 def test_solution_text_anywhere_in_the_release_is_found(tmp_path):

@@ -61,14 +61,14 @@ MARKED = ('def half(x):\n    """Half of x.\n\n    BEGIN SOLUTION TEXT: find the 
 
 def test_a_planted_passage_left_in_the_release_is_refused(tmp_path):
     repo, out = tmp_path / "repo", tmp_path / "out"
-    _git_tree(repo, {"helpers/m.py": MARKED, "notes.md": "Hint: Multiply by the factor one half, exactly.\n"})
-    with pytest.raises(release.ReleaseError, match=r"solution text at notes\.md:1"):
+    _git_tree(repo, {"helpers/m.py": MARKED, "docs/INSTALL.md": "Hint: Multiply by the factor one half, exactly.\n"})
+    with pytest.raises(release.ReleaseError, match=r"solution text at docs/INSTALL\.md:1"):
         release.build(out, repo)
     assert not out.exists()
-    (repo / "notes.md").write_text("<!-- BEGIN SOLUTION TEXT: say how -->\nMultiply by the factor one half, exactly.\n"
+    (repo / "docs/INSTALL.md").write_text("<!-- BEGIN SOLUTION TEXT: say how -->\nMultiply by the factor one half, exactly.\n"
                                    "<!-- END SOLUTION TEXT -->\n")
     release.build(out, repo)
-    assert (out / "notes.md").read_text() == "say how\n"
+    assert (out / "docs/INSTALL.md").read_text() == "say how\n"
     assert '    """Half of x.\n\n    find the factor\n    """\n    raise NotImplementedError' in (out / "helpers/m.py").read_text()
 
 
@@ -147,3 +147,34 @@ def test_the_plainly_written_copy_passes_the_visible_suites_that_run_the_graded_
                            "-W", "ignore::pytest.PytestUnknownMarkWarning"],
                           cwd=plain_student, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+# What gives a method away in a docstring or a stub's message: an operator formula, a numeric function, a numpy or
+# rng call, a helper that does the core of a task, or an update rule written out.
+FORMULA = re.compile(r"@|\*\*|\bsqrt\b|\bexp\(|\blog\(|\bmean\(|\bsum\(|\b1 / \(|\bnp\.[a-z_]+\(|``np\.(?!random\.Generator)"
+                     r"[a-z_]+``|\brng\.[a-z_]+|_pool_windows|_scatter_windows|\w+ [-+*/]= |\w+ = [\w.()]+ [-+*/] \w")
+
+
+@pytest.mark.parametrize("level", ["derive", "guided"])
+def test_derive_docstrings_state_the_contract_and_no_formula_guided_ones_keep_the_hints(level, tmp_path):
+    out = tmp_path / level
+    regions = release.build(out, level=level)
+    found = []
+    for region in regions:
+        text = (out / region.file).read_text()
+        released = starter._functions(text)[region.function]
+        classes = {node.name: node for node in ast.parse(text).body if isinstance(node, ast.ClassDef)}
+        owner = classes.get(region.function.split(".")[0]) if "." in region.function else None
+        graded = {r.function for r in regions}
+        if owner and not {f"{owner.name}.{m.name}" for m in owner.body
+                          if isinstance(m, ast.FunctionDef) and not m.name.startswith("__")} <= graded:
+            owner = None  # a class with methods of its own (Classifier): its docstring is not the method's
+        texts = [ast.get_docstring(released) or "", ast.get_docstring(owner) or "" if owner else "",
+                 region.stub("", level)]
+        found += [f"{region.name}: {m.group(0)!r}" for t in texts for m in FORMULA.finditer(t)]
+        if level == "guided":
+            assert region.hint in text, region.name
+    if level == "derive":
+        assert found == [], "\n".join(found)
+    else:
+        assert found  # the guided level gives methods away: the markers find them

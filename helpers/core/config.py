@@ -57,7 +57,7 @@ VARIABLES = {variable.name: variable for variable in (
     Variable("BUNDLE_BLAS_THREADS", "BLAS and torch threads of the notebooks that train (03, 06, 07)",
              "1 on up to 2 CPUs, else half the CPUs, at most 4 (see below)"),
     Variable("BUNDLE_PROGRESS", "`text`: plain-text progress bars (the headless runner sets it)", "widgets in Jupyter"),
-    Variable("SUBMISSION", "a `submission-*.zip` for `05_quick_inference` to check (see [GRADING.md](GRADING.md))",
+    Variable("SUBMISSION", "a `submission-*.zip` for `05_quick_inference` to check (`make inference`)",
              "none: this tree's artifacts"),
 )}
 

@@ -20,14 +20,18 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
 
     Inputs:
     - x (n, features); gamma, beta (features,): the scale and shift
-    - running_mean, running_var (features,): in training updated in place (the same arrays),
-      ``running = (1 - momentum) * running + momentum * batch``, with the batch's unbiased
-      variance; in evaluation only read
+    - running_mean, running_var (features,): in training updated in place (the same arrays) with
+      ``momentum`` as ``torch.nn.functional.batch_norm`` does, from the batch's unbiased variance;
+      in evaluation only read
     - training: True normalises with the batch mean and biased variance, False with the
       running statistics; eps is added to the variance, as ``torch.nn.functional.batch_norm``
 
-    Returns (out, cache): out = gamma * (x - mean) / sqrt(var + eps) + beta, x's shape and dtype;
-    cache, what batchnorm_backward needs (for either mode).
+    Returns (out, cache): out, x normalised per feature, scaled by gamma and shifted by beta, of
+    x's shape and dtype (as ``torch.nn.functional.batch_norm``); cache, what batchnorm_backward
+    needs (for either mode).
+
+    The running update: ``running = (1 - momentum) * running + momentum * batch``; the output:
+    ``gamma * (x - mean) / sqrt(var + eps) + beta``.
 
     Raises: ValueError naming ``x`` in training when x has a single row (no batch variance).
     """

@@ -6,7 +6,7 @@ and convolution weights ``(F, C, KH, KW)``, as in PyTorch; like PyTorch (and eve
 learning library) "convolution" means cross-correlation: the kernel is not flipped.
 float32 and float64 both work; the output has the input's dtype.
 
-BEGIN SOLUTION TEXT: Vectorise the convolution and pooling passes yourself: no Python loop over images or pixels (a loop over the kernel's rows or columns, or over window offsets, is fine). Check them against the loop written from the definition, then time them.
+BEGIN SOLUTION TEXT: Vectorise the convolution and pooling passes yourself: no Python loop over images or pixels (a loop over the kernel's rows or columns, or over window offsets, is fine). Check them against the loop written from the definition, then time them (tests/test_vectorised.py checks that no pass loops over images or pixels).
 How the convolution is vectorised (a row-wise im2col)
 -----------------------------------------------------
 The textbook im2col copies every KH x KW patch into one column, a KH*KW-fold copy of

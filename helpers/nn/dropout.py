@@ -17,12 +17,16 @@ def dropout_forward(x, p, rng, training=True):
 
     Inputs:
     - x: float array of any shape; p: the drop probability, in [0, 1)
-    - rng: a ``np.random.Generator``; the mask takes one uniform draw per unit from it, as one
-      ``rng.random`` call of x's shape and dtype, and keeps the units whose draw is >= p
+    - rng: a ``np.random.Generator``; the mask takes x.size uniform draws in [0, 1) of x's dtype
+      from it, in x's shape and order, and keeps the units whose draw is >= p
     - training: False (evaluation) turns dropout off
 
-    Returns (out, mask): out = x * mask with mask = keep / (1 - p), both of x's shape and dtype;
+    Returns (out, mask): mask, the factor of each unit (0 where dropped, the same for every kept
+    unit, so that out's expectation is x) and out, x times its mask, both of x's shape and dtype;
     in evaluation or with p == 0, (x itself, None).
+
+    The draws are one ``rng.random(x.shape, dtype=x.dtype)`` call; ``out = x * mask`` with
+    ``mask = keep / (1 - p)``.
 
     Raises: ValueError naming ``p`` unless 0 <= p < 1.
     """

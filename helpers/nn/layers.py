@@ -12,7 +12,9 @@ import numpy as np
 
 
 def linear_forward(x, W, b):
-    """Affine map ``x @ W + b``.
+    """Affine map of the rows of ``x`` by ``W`` and ``b`` (a fully connected layer).
+
+    ``out = x @ W + b``.
 
     Inputs: x (n, in), W (in, out), b (out,), all of one float dtype.
     Returns (out, cache): out (n, out) of x's dtype; cache, what linear_backward needs.
@@ -25,7 +27,7 @@ def linear_forward(x, W, b):
 
 
 def linear_backward(dout, cache, need_dx=True):
-    """Gradients of ``x @ W + b`` for the upstream gradient ``dout``.
+    """Gradients of the affine map (linear_forward) for the upstream gradient ``dout``.
 
     Inputs: dout (n, out); cache from linear_forward; need_dx: False skips dx (as PyTorch does
     for inputs that need no gradient: one matrix product less for a first layer).
@@ -64,7 +66,9 @@ def relu_backward(dout, cache):
 
 
 def sigmoid_forward(x):
-    """Logistic function ``1 / (1 + exp(-x))``.
+    """Logistic function (sigmoid), element-wise.
+
+    ``1 / (1 + exp(-x))``.
 
     Inputs: x, an array of any shape.
     Returns (out, cache): out of x's shape and dtype, exact to rounding and with no overflow
@@ -92,7 +96,8 @@ def tanh_forward(x):
     """Hyperbolic tangent.
 
     Inputs: x, an array of any shape.
-    Returns (out, cache): out = tanh(x) of x's shape and dtype; cache, what tanh_backward needs.
+    Returns (out, cache): out, the hyperbolic tangent of x, of x's shape and dtype; cache, what
+    tanh_backward needs.
     """
     ### BEGIN SOLUTION: return (out, cache): out = tanh(x), and what tanh_backward needs
     out = np.tanh(x)

@@ -4,12 +4,12 @@ import numpy as np
 
 
 def log_softmax(logits):
-    """Row-wise log-probabilities ``log(softmax(logits))``.
+    """Row-wise log-probabilities: the logarithm of the softmax of each row of ``logits``.
 
     Inputs: logits (n, classes), any finite values (e.g. +-1e4).
     Returns (n, classes) log-probabilities of logits' dtype, all finite: no exp may overflow.
 
-    BEGIN SOLUTION TEXT: Find how to compute it when exp(logits) overflows (logits of 1e4).
+    BEGIN SOLUTION TEXT: Find how to compute it when the exponentials of the logits overflow (logits of 1e4).
     Via log-sum-exp: the row max is subtracted first, so exp never overflows.
     END SOLUTION TEXT
     """

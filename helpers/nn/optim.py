@@ -11,9 +11,9 @@ import numpy as np
 
 
 class SGD:
-    """Minibatch SGD; momentum ``v = momentum * v + g; p -= lr * v`` (PyTorch's convention).
+    """Minibatch SGD with optional momentum, step for step as ``torch.optim.SGD``.
 
-    That is classic momentum with the learning rate applied after the velocity, so it matches
+    Momentum ``v = momentum * v + g; p -= lr * v`` (PyTorch's convention). That is classic momentum with the learning rate applied after the velocity, so it matches
     ``torch.optim.SGD(momentum=...)`` step for step.
     """
 
@@ -43,7 +43,10 @@ class SGD:
 
 
 class RMSProp:
-    """RMSProp: ``v = alpha * v + (1 - alpha) * g**2; p -= lr * g / (sqrt(v) + eps)``."""
+    """RMSProp, step for step as ``torch.optim.RMSprop``.
+
+    ``v = alpha * v + (1 - alpha) * g**2; p -= lr * g / (sqrt(v) + eps)``.
+    """
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
         self.params = params
@@ -70,8 +73,10 @@ class RMSProp:
 
 
 class Adam:
-    """Adam: moving averages ``m``, ``v`` of ``g`` and ``g**2`` (``betas``), bias-corrected, step for step
-    as ``torch.optim.Adam`` (eps added to the square root of the corrected ``v``).
+    """Adam, step for step as ``torch.optim.Adam``.
+
+    Moving averages ``m``, ``v`` of ``g`` and ``g**2`` (``betas``), bias-corrected (eps added to the
+    square root of the corrected ``v``).
 
     BEGIN SOLUTION TEXT: Find why m and v start biased towards zero and how Adam corrects them at step t (Kingma and Ba, section 3).
     With bias correction at step ``t``:
