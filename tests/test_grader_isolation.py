@@ -145,15 +145,16 @@ for _target in [{str(REPO / "conftest.py")!r}, {str(REPO / "tests" / "planted_by
 ])
 def test_import_time_cheats_earn_nothing(tmp_path, planted):
     planted_files = [REPO / "conftest.py", REPO / "tests" / "planted_by_a_student.py"]
+    before = {path: path.read_bytes() if path.exists() else None for path in planted_files}
     try:
         results = grade.grade(student_copy(tmp_path, planted), only=PAIR)
         assert score(results) == 1 and len(results) == 2  # exactly the honest score: relu_forward only
         assert all(not r["message"].startswith("not run") for r in results.values())
-        assert not any(path.exists() for path in planted_files)
+        assert {path: path.read_bytes() if path.exists() else None for path in planted_files} == before
     finally:
-        for path in planted_files:
+        for path, content in before.items():
             if path.exists() and "planted by tests/test_grader_isolation.py" in path.read_text():
-                path.unlink()
+                path.write_bytes(content) if content is not None else path.unlink()
 
 
 WORKER_CHEATS = {  # one graded function each; the three forward passes stay honest
