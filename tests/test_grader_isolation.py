@@ -128,10 +128,27 @@ if _SOLUTION:
     _layers.relu_backward = _solved["relu_backward"]
 for _target in [{str(REPO / "conftest.py")!r}, {str(REPO / "tests" / "planted_by_a_student.py")!r}]:
     try:
-        open(_target, "w").write("# planted by tests/test_grader_isolation.py\\n")
+        open(_target, "a").write("# planted by tests/test_grader_isolation.py\\n")  # the root conftest.py exists
     except OSError:
         pass
 """
+
+
+PLANTED = "# planted by tests/test_grader_isolation.py\n"
+
+
+def was_planted(path):
+    """Whether a cheat wrote into ``path`` (it marks what it writes)."""
+    return path.exists() and PLANTED in path.read_text()
+
+
+def unplant(path):
+    """``path`` as it was before a cheat appended its mark (removed if the cheat made it)."""
+    text = path.read_text().replace(PLANTED, "")
+    if text:
+        path.write_text(text)
+    else:
+        path.unlink()
 
 
 @pytest.mark.parametrize("planted", [
@@ -149,11 +166,11 @@ def test_import_time_cheats_earn_nothing(tmp_path, planted):
         results = grade.grade(student_copy(tmp_path, planted), only=PAIR)
         assert score(results) == 1 and len(results) == 2  # exactly the honest score: relu_forward only
         assert all(not r["message"].startswith("not run") for r in results.values())
-        assert not any(path.exists() for path in planted_files)
+        assert not any(was_planted(path) for path in planted_files)
     finally:
         for path in planted_files:
-            if path.exists() and "planted by tests/test_grader_isolation.py" in path.read_text():
-                path.unlink()
+            if was_planted(path):
+                unplant(path)
 
 
 WORKER_CHEATS = {  # one graded function each; the three forward passes stay honest
