@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grading.grader import HIDDEN, REPO, by_function, grade, totals
-from grading import report, sandbox
+from grading import sandbox
 from grading.boundary import Limits
 from helpers.handin import submission as submissions
 from helpers.store import artifacts
@@ -196,9 +196,10 @@ def _flag_identical(records: list[dict]) -> None:
 def grade_all(folder: Path, out: Path | None = None, workers: int | None = None, regrade: bool = False,
               limits: Limits = Limits(), only: str = "", hidden: Path | None = HIDDEN, inference: bool = False,
               max_bytes: int = submissions.MAX_BYTES, log=sys.stderr, allow_weaker: bool = False,
-              roster: Path | None = None) -> list[dict]:
+              finish=None) -> list[dict]:
     """Grade every ``*.zip`` in ``folder`` into ``out`` (default ``folder/grades``); the records, one per archive.
-    Then the class report, the exports (``roster``: whose each archive is) and similarity flags (:func:`_report`)."""
+    ``finish(folder, out, records, limits text)``, when given, then runs on every record (the instructor's class
+    report, ``grading.report.finish``: similarity flags, exports, the page) and the records are saved again."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: pass the folder of the students' submission archives")
@@ -229,15 +230,10 @@ def grade_all(folder: Path, out: Path | None = None, workers: int | None = None,
         stored[record["archive"]] = record
         save()
         _write_text(out / FEEDBACK / f"{record['student']}.md", feedback_markdown(record))
-    return _report(folder, out, [stored[archive.name] for archive in archives], limits, roster, save, log)
-
-
-def _report(folder: Path, out: Path, records: list[dict], limits: Limits, roster: Path | None, save, log) -> list[dict]:
-    """Similarity (each record's ``similar_to``), the exports and report.html (grading/report.py); saved again."""
-    similar = report.finish(folder, out, records, limits.describe(), roster)
-    save()
-    if log:
-        print(f"grade-all: {len(similar['pairs'])} similar pair(s); report: {out / report.PAGE}", file=log)
+    records = [stored[archive.name] for archive in archives]
+    if finish:
+        finish(folder, out, records, limits.describe())
+        save()
     return records
 
 

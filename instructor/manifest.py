@@ -28,7 +28,7 @@ SHIPS = (
     # the student-facing documentation
     "docs/BENCHMARKS.md", "docs/CONFIGURATION.md", "docs/DEVELOPING.md", "docs/INSTALL.md", "docs/RESULTS.md",
     # the student-facing tests
-    "tests/conftest.py", "tests/colab_simulation.py", "tests/graded_checks.py", "tests/data/*",
+    "tests/conftest.py", "tests/colab_simulation.py", "tests/graded_checks.py", "tests/data/legacy_models/*",
     "tests/test_artifacts.py", "tests/test_augment.py", "tests/test_batchnorm.py", "tests/test_benchmark_report.py",
     "tests/test_config.py", "tests/test_contracts.py", "tests/test_conv.py", "tests/test_data.py", "tests/test_depth_study.py",
     "tests/test_docs.py", "tests/test_download.py", "tests/test_dropout.py", "tests/test_features.py",
@@ -44,11 +44,13 @@ INSTRUCTOR_ONLY = (
     ".ci/*", "instructor/*",  # CI; the release tools, the hidden tests, the plain implementations
     "docs/GRADING.md", "docs/INSTRUCTORS.md", "docs/STARTER.md",  # how the grader and the hidden tests work
     "grading/gradescope.py", "scripts/make_autograder.py", "scripts/grade_all.py",  # class grading, Gradescope
-    "benchmarks/bench_grading.py",
+    "grading/report.py", "grading/similarity.py", "grading/export.py",  # the class report, similarity, LMS exports
+    "benchmarks/bench_grading.py", "benchmarks/bench_similarity.py",
     # tests of the instructor's tools and of the grader's internals (they need instructor/ or the solution)
     "tests/test_release.py", "tests/test_starter.py", "tests/test_solution_pins.py", "tests/test_grade_all.py",
     "tests/test_grader_isolation.py", "tests/test_graded_kinds.py", "tests/test_release_project.py",
-    "tests/test_graded_messages.py",
+    "tests/test_graded_messages.py", "tests/test_grader_attacks.py", "tests/test_similarity.py", "tests/test_export.py",
+    "tests/similarity_class.py", "tests/data/similarity/*",
 )
 
 GENERATED = ("README.md", ".student-release")  # written by the release itself

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: helpers, grading
+from grading import report
 from grading.batch import GRADEBOOK, grade_all
 from grading.boundary import MIB
 from grading.export import RosterError
@@ -43,12 +44,15 @@ def main() -> int:
     roster = args.roster or (args.folder / "roster.csv" if (args.folder / "roster.csv").is_file() else None)
     try:
         records = grade_all(args.folder, args.out, args.workers, args.regrade, limits, args.only, args.hidden,
-                            args.inference, int(args.max_mib * MIB), allow_weaker=args.allow_weaker_isolation, roster=roster)
+                            args.inference, int(args.max_mib * MIB), allow_weaker=args.allow_weaker_isolation,
+                            finish=lambda *finished: report.finish(*finished, roster=roster))
     except (FileNotFoundError, RuntimeError, RosterError) as err:  # RuntimeError: sandbox.IsolationError
         print(f"grade-all: {err}", file=sys.stderr)
         return 1
-    graded = sum(record["status"] == "graded" for record in records)
-    print(f"grade-all: {graded} of {len(records)} archives graded; {(args.out or args.folder / 'grades') / GRADEBOOK}")
+    graded, out = sum(record["status"] == "graded" for record in records), args.out or args.folder / "grades"
+    similar = sum(bool(record.get("similar_to")) for record in records)
+    print(f"grade-all: {graded} of {len(records)} archives graded, {similar} with similar code; {out / GRADEBOOK}; "
+          f"class report {out / report.PAGE}")
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import batch, gradescope, sandbox
+from grading import batch, gradescope, report, sandbox
 from grading.boundary import Limits
 from helpers.core import config
 from helpers.handin import submission
@@ -110,7 +110,8 @@ def graded(class_folder):
     """grade-all on the class folder, two workers, oversized meaning over 2 MiB; ``(records, output folder)``."""
     folder, _ = class_folder
     out = folder / "grades"
-    records = batch.grade_all(folder, out, workers=2, limits=LIMITS, only=ONLY, max_bytes=2 << 20, log=None)
+    records = batch.grade_all(folder, out, workers=2, limits=LIMITS, only=ONLY, max_bytes=2 << 20, log=None,
+                              finish=report.finish)
     return {record["student"]: record for record in records}, out
 
 
