@@ -351,3 +351,11 @@ def test_the_class_report_matches_the_gradebook(graded):
     assert canvas[1][-1] == "3" and {r[2]: r[-1] for r in canvas[2:]} == {r["student"]: r["total"] for r in graded_rows}
     by_id = {r["student_id"]: r for r in csv.DictReader((out / export.BY_ID).open())}
     assert by_id["corrupt"]["status"] == "refused" and by_id["solution"]["score"] == "3"
+
+
+def test_the_grading_options_table_is_the_declaration():
+    """docs/GRADING.md's table of options (instructor-only, as this file) is grading.grader.OPTIONS, row for row."""
+    from grading.grader import OPTIONS
+    text = (REPO / "docs" / "GRADING.md").read_text()
+    missing = [option.row() for option in OPTIONS if option.row() not in text]
+    assert not missing, "docs/GRADING.md's options table differs from grading.grader.OPTIONS; its rows are:\n" + "\n".join(missing)
