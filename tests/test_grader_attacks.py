@@ -22,10 +22,9 @@ from helpers.core import config
 from helpers.handin import submission
 
 sys.path.insert(0, str(config.REPO_ROOT / "tests"))
+from test_grader_isolation import copy_with_probe, needs_cgroup, needs_sandbox
 
 REPO = config.REPO_ROOT
-needs_sandbox = pytest.mark.skipif(not sandbox.probe().sandbox, reason="no bubblewrap sandbox here")
-needs_cgroup = pytest.mark.skipif(not sandbox.probe().cgroup.startswith("cgroup"), reason="no cgroup for the grader here")
 
 PROBE = '''
 import os, stat, sys, time
@@ -103,10 +102,7 @@ def spun():
 
 @pytest.fixture(scope="module")
 def probe_copy(tmp_path_factory):
-    root = tmp_path_factory.mktemp("attack-probe")
-    shutil.copytree(REPO / "helpers", root / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "helpers" / "probe.py").write_text(PROBE)
-    return root
+    return copy_with_probe(tmp_path_factory.mktemp("attack-probe"), PROBE)
 
 
 # ----------------------------------------------------------------------------- the wire, from the grader's side

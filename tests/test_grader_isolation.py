@@ -357,12 +357,16 @@ def big_reply(mib):
 '''
 
 
+def copy_with_probe(root: Path, probe: str) -> Path:
+    """The solution's helpers/ in ``root`` with ``helpers/probe.py`` holding ``probe``: attacks to call."""
+    shutil.copytree(REPO / "helpers", root / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "helpers" / "probe.py").write_text(probe)
+    return root
+
+
 @pytest.fixture(scope="module")
 def probe_copy(tmp_path_factory):
-    root = tmp_path_factory.mktemp("probe")
-    shutil.copytree(REPO / "helpers", root / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "helpers" / "probe.py").write_text(PROBE)
-    return root
+    return copy_with_probe(tmp_path_factory.mktemp("probe"), PROBE)
 
 
 @pytest.fixture(scope="module")
