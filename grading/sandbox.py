@@ -374,7 +374,7 @@ class Sandbox:
         """Start the zygote (again, after a worker killed it: the damage stays with that worker's function)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = ours
-        self.process = subprocess.Popen(self._command(self.code, self.limits, theirs.fileno()),
+        self.process = subprocess.Popen(self._command(theirs.fileno()),
                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.folder,
                                         env=self._environment(), start_new_session=True)
@@ -382,7 +382,9 @@ class Sandbox:
         self.control.settimeout(60)
         self._receive()
 
-    def _command(self, code: Path, limits, control_fd: int) -> list[str]:
+    def _command(self, control_fd: int) -> list[str]:
+        """The zygote's command line: the sandbox, the unprivileged user and the cgroup this machine gives."""
+        code, limits = self.code, self.limits
         where = INSIDE if self.isolation.sandbox else code
         settings = json.dumps({"memory": limits.memory, "cpu_s": int(limits.time_s) + 1,
                                "file_size": limits.file_size,
