@@ -53,7 +53,7 @@ class Worker:
     def __init__(self, sandbox: Sandbox, limits: Limits, budget_s: float):
         self.sandbox, self.limits, self.budget_s = sandbox, limits, budget_s
         self.channel, output, self.pid = sandbox.spawn()
-        self.cpu_start, self.waited, self.taken = sandbox.cpu_seconds(), 0.0, 0.0  # for _charge
+        self.cpu_start, self.waited, self.taken = None, 0.0, 0.0  # for _charge, from hello() on
         self.output = os.fdopen(output, "rb", buffering=0)
         self.printed, self.output_tail, self.failure, self.status, self.applied = 0, b"", "", None, None
         self.requests = 0
@@ -72,8 +72,11 @@ class Worker:
             pass
 
     def hello(self):
-        """Wait (once) for the worker's first message, sent before any student code runs: the limits it set."""
+        """Wait (once) for the worker's first message, sent before any student code runs: the limits it set.
+        Called when its function's turn comes (the worker before is retired by then): from here on the
+        sandbox's CPU is this worker's to pay, not while it waited prestarted."""
         if self.applied is None:
+            self.cpu_start = self.sandbox.cpu_seconds()
             self.applied = self._receive(None).get("hello") or []
 
     def kill(self):
