@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,10 +32,16 @@ STARTUP_S = 300  # the grader's own start: importing torch, collecting the tests
 FUNCTION_OVERHEAD_S = 20  # per function beyond its time limit: starting workers, torch's side of the comparisons
 
 
+PARSING = threading.Lock()  # CPython 3.11's ast.parse is not thread-safe ("AST constructor recursion depth
+# mismatch" when grade-all's threads parse at once)
+
+
 def _marks_graded(source: str) -> bool:
     """Whether code (not a string in it) uses ``pytest.mark.graded``."""
+    with PARSING:
+        tree = ast.parse(source)
     return any(isinstance(node, ast.Attribute) and node.attr == "graded" and isinstance(node.value, ast.Attribute)
-               and node.value.attr == "mark" for node in ast.walk(ast.parse(source)))
+               and node.value.attr == "mark" for node in ast.walk(tree))
 
 
 def graded_files(folder: Path) -> list[str]:
