@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers.core.progress import tqdm
+from helpers.core.progress import end_early, tqdm
 from helpers.nn import make_optimizer, softmax_cross_entropy, step_lr
 
 TRAIN, VALIDATION = "train", "validation"  # split names that train() gives meaning to
@@ -189,8 +189,18 @@ class BestEpoch:
 
 
 def _postfix(history):
-    return {f"{name}_{metric}": f"{values[name][-1]:.4f}" for name in history.loss
-            for metric, values in (("loss", history.loss), ("acc", history.acc))}
+    """The bar's short postfix: the latest epoch's loss and accuracy on the split that decides (validation, else train)."""
+    split = VALIDATION if VALIDATION in history.loss else TRAIN
+    return f"{split} loss {history.loss[split][-1]:.3f}, acc {history.acc[split][-1]:.1%}"
+
+
+def _stop_early(bar, history, patience, progress):
+    """End the bar as finished with the epochs run and, when showing progress, say why training stopped."""
+    end_early(bar, "stopped early")
+    bar.close()
+    if progress:
+            print(f"stopped after {len(history.lr)} epochs: no lower validation loss for {patience} epochs "
+              f"(lowest at epoch {history.best_epoch + 1})", flush=True)
 
 
 def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=100, lr_gamma=0.1,
@@ -217,16 +227,18 @@ def train(model, X_train, y_train, *, epochs, batch_size=64, lr=0.01, lr_step=10
     optimizer = make_optimizer(optimizer, model.params, lr, momentum)
     history = History(loss={name: [] for name in splits}, acc={name: [] for name in splits})
     best = BestEpoch(model, restore_best)
-    bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
-    for epoch in bar:
+    bar = tqdm(total=epochs, desc="epochs", unit="epoch", disable=not progress)
+    for epoch in range(epochs):
         start = time.perf_counter()
         optimizer.lr = step_lr(epoch, lr, lr_step, lr_gamma)
         sgd_epoch(model, optimizer, X, y, rng.permutation(len(X)), batch_size)
         record_epoch(history, model, splits, optimizer.lr, start)
-        bar.set_postfix(_postfix(history))
+        bar.set_postfix_str(_postfix(history), refresh=False)
+        bar.update()
         if VALIDATION in splits and best.improved(history, epoch):
             continue
         if patience is not None and epoch - history.best_epoch >= patience:
+            _stop_early(bar, history, patience, progress)
             break
     bar.close()
     best.put_back(history)

@@ -357,8 +357,8 @@ def overfitting_run(**settings):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((120, 20)), rng.integers(0, 4, 120)
     model = MLP([20, 64, 4], dtype=np.float64, seed=0)
-    history = train(model, X, y, epochs=60, batch_size=16, lr=0.2, seed=0, val_fraction=0.25, progress=False,
-                    **settings)
+    history = train(model, X, y, epochs=60, batch_size=16, lr=0.2, seed=0, val_fraction=0.25,
+                    **{"progress": False, **settings})
     _, val_idx = split_indices(len(X), 0.25, seed=0)
     return model, history, evaluate(model, X[val_idx], y[val_idx])[0]
 

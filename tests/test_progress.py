@@ -83,3 +83,54 @@ def test_a_run_reports_progress_and_saves_progress_bars_in_their_final_state(tmp
     assert "\r" not in bar["text"] and bar["text"].startswith("work: 100%|") and "40/40" in bar["text"]
     assert "work: 100%|" in (tmp_path / "out" / "demo.html").read_text()
     assert "demo: cell " in terminal.getvalue()
+
+
+def test_an_early_stopped_training_ends_its_bar_finished_with_the_epochs_it_ran(monkeypatch, capsys):
+    from tests.test_nn import overfitting_run
+    monkeypatch.setenv("BUNDLE_PROGRESS", "text")
+    _, history, _ = overfitting_run(patience=3, progress=True)
+    ran = len(history.loss["validation"])
+    assert ran < 60  # it did stop early
+    out = capsys.readouterr().out
+    final = out.split("stopped after")[0].rstrip("\n").split("\r")[-1]
+    assert final.startswith("epochs: 100%|") and f"{ran}/{ran} " in final and "stopped early" in final
+    assert f"stopped after {ran} epochs: no lower validation loss for 3 epochs " \
+           f"(lowest at epoch {history.best_epoch + 1})" in out
+
+
+class Handle:
+    """What IPython's display(..., display_id=True) returns: records the updates."""
+
+    def __init__(self):
+        self.updates = []
+
+    def update(self, obj, raw=False):
+        self.updates.append((obj, raw))
+
+
+@pytest.mark.parametrize("leave", [True, False])
+def test_a_widget_bar_leaves_its_final_line_as_text_so_a_saved_notebook_shows_it(monkeypatch, leave):
+    import IPython.display
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: shown.append(obj) or Handle())
+    bar = progress.NotebookBar(total=30, desc="epochs", leave=leave)
+    assert shown == [bar.container]  # the live widget, shown once
+    handle = bar._handle
+    bar.update(19)
+    progress.end_early(bar, "stopped early")
+    assert bar.container.children[1].max == 19
+    bar.close()
+    assert bar.container.children[1].bar_style == ("success" if leave else "")  # finished, not 'danger'
+    [(obj, raw)] = handle.updates
+    assert raw and list(obj) == ["text/plain"]
+    line = obj["text/plain"]
+    assert (line.startswith("epochs: 100%|") and "19/19" in line and "stopped early" in line) if leave else line == ""
+
+
+def test_a_widget_bar_broken_off_stays_marked_failed(monkeypatch):
+    import IPython.display
+    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: Handle())
+    bar = progress.NotebookBar(total=30, desc="work")
+    bar.update(5)
+    bar.close()
+    assert bar.container.children[1].bar_style == "danger"
