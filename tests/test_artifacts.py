@@ -216,3 +216,15 @@ def test_every_computing_entry_exists():
         assert (artifacts.PACKAGE_DIR / entry).exists(), entry
     files = {file.relative_to(artifacts.PACKAGE_DIR).as_posix() for file in artifacts.computing_files()}
     assert "nn/layers.py" in files and "notebook/plots.py" not in files and "handin/legacy.py" not in files
+
+
+def test_an_artifact_made_under_another_profile_names_both_profiles_and_what_to_do(monkeypatch):
+    monkeypatch.setenv("BUNDLE_PROFILE", "smoke")
+    artifacts.save_json("features/summary.json", {"n": 1}, "01_features", {"profile": "smoke"})
+    monkeypatch.setenv("BUNDLE_PROFILE", "full")
+    with pytest.raises(artifacts.ArtifactMissingError) as caught:
+        artifacts.load_json("features/summary.json", producer="01_features")
+    message = str(caught.value)
+    assert "full" in message and "features/summary.json is missing: run notebooks/01_features.ipynb first" in message
+    assert "the profile is 'full' (from BUNDLE_PROFILE), but it exists only under profile 'smoke'" in message
+    assert "settings.toml (profile = 'smoke')" in message

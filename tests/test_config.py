@@ -24,13 +24,13 @@ def test_default_weights_are_imagenet(monkeypatch):
     assert config.feature_weights() == "imagenet"
 
 
-def test_settings_cell_values_override_the_environment(monkeypatch, capsys):
+def test_given_values_override_the_environment(monkeypatch, capsys):
     monkeypatch.setenv("BUNDLE_PROFILE", "smoke")
     monkeypatch.delenv("FEATURE_WEIGHTS", raising=False)
     config.apply_settings(profile=None, weights=None)
     assert (config.profile().name, config.feature_weights()) == ("smoke", "imagenet")
     out = capsys.readouterr().out
-    assert "PROFILE = 'smoke' (from BUNDLE_PROFILE)" in out and "WEIGHTS = 'imagenet' (from the default)" in out
+    assert "PROFILE = 'smoke' (from BUNDLE_PROFILE)" in out and "WEIGHTS = 'imagenet' (from settings.toml)" in out
     config.apply_settings(profile="full", weights="random")
     assert (config.profile().name, config.feature_weights()) == ("full", "random")
     assert os.environ["BUNDLE_PROFILE"] == "full"  # kernels and subprocesses started from here inherit it
@@ -119,3 +119,40 @@ def test_every_variable_the_code_reads_is_declared_once():
              for node in ast.walk(ast.parse(file.read_text()))
              if isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.fullmatch(node.value)}
     assert found == set(config.VARIABLES)
+
+
+def checkout_with(tmp_path, monkeypatch, text):
+    """A checkout whose settings.toml holds ``text``, with neither variable set."""
+    monkeypatch.setattr(config, "project_dir", lambda: tmp_path)
+    monkeypatch.delenv("BUNDLE_PROFILE", raising=False)
+    monkeypatch.delenv("FEATURE_WEIGHTS", raising=False)
+    (tmp_path / config.SETTINGS_FILE).write_text(text)
+
+
+def test_settings_toml_chooses_for_every_notebook_and_a_variable_overrides_it(tmp_path, monkeypatch, capsys):
+    checkout_with(tmp_path, monkeypatch, 'profile = "smoke"\nweights = "random"\n')
+    assert (config.profile().name, config.feature_weights()) == ("smoke", "random")
+    config.apply_settings(profile=None, weights=None)
+    assert "PROFILE = 'smoke' (from settings.toml), WEIGHTS = 'random' (from settings.toml)" in capsys.readouterr().out
+    monkeypatch.setenv("BUNDLE_PROFILE", "full")
+    assert config.profile().name == "full" and config.origin("profile") == "BUNDLE_PROFILE"
+    (tmp_path / config.SETTINGS_FILE).unlink()
+    monkeypatch.delenv("BUNDLE_PROFILE")
+    assert (config.profile().name, config.origin("profile"), config.feature_weights()) == ("full", "the default", "imagenet")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('profile = "quick"\n', r"profile in .*settings.toml is 'quick', not a known profile.*'full', 'smoke'"),
+    ('profile = smoke\n', r"settings.toml is not valid TOML .*: fix that line"),
+    ('profil = "smoke"\n', r"settings.toml: \['profil'\] not understood; it holds text values for \['profile', 'weights'\]"),
+    ('profile = 1\n', r"\['profile'\] not understood"),
+    ('submission = "a.zip"\n', r"\['submission'\] not understood"),
+])
+def test_a_wrong_settings_toml_is_named_with_what_to_do(tmp_path, monkeypatch, text, message):
+    checkout_with(tmp_path, monkeypatch, text)
+    with pytest.raises(ValueError, match=message):
+        config.profile()
+
+
+def test_the_checkouts_settings_toml_holds_the_defaults():
+    assert config.file_settings() == {"profile": "full", "weights": "imagenet"}

@@ -4,12 +4,17 @@ Every environment variable is declared once, in :data:`VARIABLES` (its meaning a
 docs/CONFIGURATION.md's table is :func:`variables_table` (``python -m helpers.core.config`` prints
 it; tests/test_config.py checks the page against it). Data sources default to the offline copies in
 ``../shared/data`` beside the checkout when they exist (this project's machines), else to a
-download. Values are read when asked for, not at import, so a test can change them. A notebook's
-settings cell overrides profile, weights and submission for its kernel through :func:`apply_settings`.
+download. Values are read when asked for, not at import, so a test can change them.
+
+The profile and the weights are chosen once for the whole checkout, in ``settings.toml`` at its top
+(:data:`SETTINGS_FILE`): every notebook and ``make run`` read it, and an environment variable
+overrides it (``make test`` sets BUNDLE_PROFILE=smoke). :func:`apply_settings` applies a notebook's
+own settings (05's SUBMISSION) and the command line's to the process and what it starts.
 """
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,7 @@ from pathlib import Path
 from helpers.core.profiles import PROFILES, Profile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # the one definition of the repository root
+SETTINGS_FILE = "settings.toml"  # the checkout's choice of profile and weights, read by every notebook
 SHARED_DATA_FILES = {"CIFAR10_DIR": "cifar10-jpeg.tar.gz", "MNIST_DIR": "mnist.npz"}
 
 
@@ -75,56 +81,94 @@ def _env(name: str) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """A choice a notebook's settings cell can make, backed by an environment variable of :data:`VARIABLES`."""
+    """A choice of :data:`SETTINGS`, backed by an environment variable of :data:`VARIABLES`."""
 
     variable: str
     check: Callable[[str, str], object] | None = None  # check(value, where) raises if value is wrong
+    in_file: bool = False  # chosen for the whole checkout in settings.toml (the variable overrides it)
 
 
-# keyword of apply_settings (the settings cell's variable in lower case) -> what backs it
+# a setting's name (settings.toml's key; a settings cell's variable in lower case) -> what backs it
 SETTINGS = {
-    "profile": Setting("BUNDLE_PROFILE", _named_profile),
-    "weights": Setting("FEATURE_WEIGHTS"),  # checked by helpers.features when used
-    "submission": Setting("SUBMISSION"),  # checked by helpers.handin.submission when opened
+    "profile": Setting("BUNDLE_PROFILE", _named_profile, in_file=True),
+    "weights": Setting("FEATURE_WEIGHTS", in_file=True),  # checked by helpers.features when used
+    "submission": Setting("SUBMISSION"),  # a notebook's own (05): checked by helpers.handin.submission
 }
 
 
+def settings_file() -> Path:
+    """``settings.toml`` at the top of the checkout: the profile and weights of every notebook."""
+    return project_dir() / SETTINGS_FILE
+
+
+def file_settings() -> dict[str, str]:
+    """The choices written in settings.toml (none when there is no such file); a ValueError naming it if wrong."""
+    file = settings_file()
+    if not file.is_file():
+        return {}
+    try:
+        chosen = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file} is not valid TOML ({err}): fix that line, or restore the file from the repository") from None
+    known = sorted(name for name, setting in SETTINGS.items() if setting.in_file)
+    wrong = sorted(name for name, value in chosen.items() if name not in known or not isinstance(value, str))
+    if wrong:
+        raise ValueError(f"{file}: {wrong} not understood; it holds text values for {known} only, "
+                         'e.g. profile = "smoke"')
+    if "profile" in chosen:
+        _named_profile(chosen["profile"], f"profile in {file}")
+    return chosen
+
+
+def _chosen(name: str) -> tuple[str, str]:
+    """Setting ``name`` and where it comes from: its environment variable, settings.toml, or the default."""
+    setting = SETTINGS[name]
+    if os.environ.get(setting.variable, "").strip():
+        return _env(setting.variable), setting.variable
+    if setting.in_file and name in file_settings():
+        return file_settings()[name].strip(), SETTINGS_FILE
+    return _env(setting.variable), "the default"
+
+
 def _setting(name: str) -> str:
-    """Setting ``name``: its environment variable, else its default."""
-    return _env(SETTINGS[name].variable)
+    """Setting ``name``: its environment variable, else settings.toml, else its default."""
+    return _chosen(name)[0]
+
+
+def origin(name: str) -> str:
+    """Where setting ``name`` comes from: its environment variable's name, ``settings.toml`` or ``the default``."""
+    return _chosen(name)[1]
 
 
 def apply_settings(source: str = "the settings cell", **values: str | os.PathLike | None) -> None:
-    """Apply a notebook's settings cell (or another ``source`` of settings) to this process, then print them.
+    """Apply settings from ``source`` (a notebook's settings cell, the command line) to this process, then print them.
 
-    Each keyword is a setting of :data:`SETTINGS` (``profile=PROFILE, weights=WEIGHTS``). A value
-    other than None sets the setting's environment variable for this process and what it starts
-    (a kernel, a subprocess); None keeps the environment's value, or the default.
+    Each keyword is a setting of :data:`SETTINGS`. A value other than None sets the setting's
+    environment variable for this process and what it starts (a kernel, a subprocess); None keeps
+    the environment's value, else settings.toml's, else the default.
     """
     unknown = sorted(set(values) - set(SETTINGS))
     if unknown:
         raise TypeError(f"apply_settings: unknown setting(s) {unknown}; known: {sorted(SETTINGS)}")
-    origins = {}
     for name, value in values.items():
         setting = SETTINGS[name]
         if value is not None:
             if setting.check:
                 setting.check(str(value), f"{name.upper()} in {source}")
             os.environ[setting.variable] = str(value)
-            origins[name] = source
-        else:
-            origins[name] = setting.variable if os.environ.get(setting.variable, "").strip() else "the default"
+    origins = {name: source if value is not None else origin(name) for name, value in values.items()}
     chosen = ", ".join(f"{name.upper()} = {_setting(name) or None!r} (from {origins[name]})" for name in values)
     print(f"==== settings: {chosen} ====", flush=True)
 
 
 def profile() -> Profile:
-    """The profile named by BUNDLE_PROFILE (default ``full``)."""
-    return _named_profile(_setting("profile"), "BUNDLE_PROFILE")
+    """The profile named by BUNDLE_PROFILE, else by settings.toml (default ``full``)."""
+    name, where = _chosen("profile")
+    return _named_profile(name, where if where == "BUNDLE_PROFILE" else f"profile in {settings_file()}")
 
 
 def feature_weights() -> str:
-    """FEATURE_WEIGHTS: ``imagenet`` (default), a local state_dict path, or ``random``."""
+    """FEATURE_WEIGHTS, else settings.toml's weights: ``imagenet`` (default), a local state_dict path, or ``random``."""
     return _setting("weights")
 
 

@@ -1,6 +1,6 @@
 """A notebook's start and its saves: the settings cell applied, the process set up, every artifact labelled.
 
-:func:`notebook_setup` applies a notebook's settings (``helpers.core.config.apply_settings``) and
+:func:`notebook_setup` prints the checkout's settings, applies a notebook's own (``helpers.core.config.apply_settings``) and
 process settings (``helpers.core.runtime.apply``); the :class:`NotebookRun` it returns saves
 artifacts (``helpers.store.artifacts``) with the notebook's name and settings attached.
 """
@@ -45,22 +45,27 @@ class NotebookRun:
         self.save_model(model_file or f"{name}_model_params.pkl", model, config)
         return self.save_json(f"{name}_history.json", history.to_dict(), config)
 
-    def save_results(self, results):
-        """helpers.store.artifacts.save_results with this notebook as producer: its headline figures for ``make run``."""
-        return artifacts.save_results(self.producer, results)
+    def save_results(self, results) -> None:
+        """helpers.store.artifacts.save_results with this notebook as producer: its headline figures for ``make run``.
+
+        Returns nothing (a notebook's last cell shows no stray value) and prints where they went."""
+        print(f"headline results saved: {artifacts.save_results(self.producer, results)}")
 
 
 def notebook_setup(producer: str, threads: bool = False, deterministic: bool = False, memory: bool = False,
-                   **settings) -> NotebookRun:
-    """Start a notebook: apply its settings cell (``profile=PROFILE, weights=WEIGHTS``...) and print them.
+                   uses_weights: bool = False, **settings) -> NotebookRun:
+    """Start a notebook: print the checkout's profile (and weights, when it ``uses_weights``) and apply its own settings.
 
+    The profile and weights come from settings.toml or their environment variables
+    (``helpers.core.config``); ``settings`` are the notebook's own settings cell (``submission=SUBMISSION``).
     ``threads``, ``deterministic``, ``memory``: the process settings of ``helpers.core.runtime.apply`` (BLAS and
     torch threads, torch runs that repeat bit for bit, malloc keeping freed memory), printed too.
     Returns the run, whose ``save_*`` attach ``producer`` and the settings.
     """
-    config.apply_settings(**settings)
+    checkout = {"profile": None} | ({"weights": None} if uses_weights else {})
+    config.apply_settings(**checkout, **settings)
     applied = runtime.apply(threads=threads, deterministic=deterministic, memory=memory)
     if applied:
         print(f"==== {', '.join(applied)} ====", flush=True)
-    recorded = {"profile": config.profile().name} | ({"weights": config.feature_weights()} if "weights" in settings else {})
+    recorded = {"profile": config.profile().name} | ({"weights": config.feature_weights()} if uses_weights else {})
     return NotebookRun(producer, recorded)

@@ -30,6 +30,7 @@ from typing import IO, Any
 import numpy as np
 
 from helpers.core import config
+from helpers.core.profiles import PROFILES
 from helpers.nn.architectures import generic_architecture
 from helpers.nn.model import Classifier
 
@@ -226,12 +227,26 @@ def _notebook(producer: str | None) -> str:
     return f"notebooks/{notebook.name}" if notebook.exists() else producer
 
 
+def _other_profiles(name) -> str:
+    """Where a missing artifact ``name`` exists under other profiles: what to do about it, or ""."""
+    file = path(name)
+    if not file.is_relative_to(config.run_dir()):
+        return ""
+    relative = file.relative_to(config.run_dir())
+    found = [p for p in PROFILES if p != config.profile().name and (config.artifacts_root() / p / relative).exists()]
+    if not found:
+        return ""
+    return (f"; the profile is {config.profile().name!r} (from {config.origin('profile')}), but it exists only under "
+            f"profile {' and '.join(map(repr, found))}: choose that profile for every notebook in {config.settings_file()}"
+            f" (profile = {found[0]!r}), or run the notebook that makes it under {config.profile().name!r}")
+
+
 def read_manifest(name, producer: str | None = None) -> dict:
-    """The manifest of artifact ``name``; raises ArtifactMissingError naming the notebook to run."""
+    """The manifest of artifact ``name``; raises ArtifactMissingError naming the notebook to run (and other profiles')."""
     file = path(name)
     if not file.exists() or not manifest_path(file).exists():
         what = "is missing" if not file.exists() else "has no manifest (an interrupted write?)"
-        raise ArtifactMissingError(f"{file} {what}: run {_notebook(producer)} first")
+        raise ArtifactMissingError(f"{file} {what}: run {_notebook(producer)} first{_other_profiles(name)}")
     return json.loads(manifest_path(file).read_text())
 
 
