@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test unit benchmarks report submission inference grade clean
+.PHONY: setup run lab test unit benchmarks report submission inference grade clean
 # BEGIN INSTRUCTOR ONLY (left out of the student release: instructor/manifest.py)
 .PHONY: release grade-all autograder
 # END INSTRUCTOR ONLY
@@ -27,6 +27,10 @@ setup: $(STAMP)
 # headline figures), also in artifacts/<profile>/run_summary.json.
 run: $(STAMP)
 	$(PY) scripts/run_notebooks.py $(if $(FROM),--from $(FROM))
+
+# JupyterLab on the notebooks, in the environment `make setup` made (profile and weights: settings.toml).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
 
 # Unit tests, then nbval over the notebooks, in the smoke profile. The tests check code, not
 # weights, so they use random ResNet18 weights unless FEATURE_WEIGHTS is set. NBVAL_KERNEL: the

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 
 SHIPS = (
     # the project itself: set-up, licence, lock, conda environment
-    ".gitignore", "LICENSE", "Makefile", "conftest.py", "pyproject.toml", "requirements.txt", "environment.yml",
+    ".gitignore", "LICENSE", "Makefile", "conftest.py", "pyproject.toml", "requirements.txt", "environment.yml", "settings.toml",
     "artifacts/README.md",
     # the library (graded functions stubbed) and the notebooks
     "helpers/*", "notebooks/*.ipynb",
