@@ -219,6 +219,34 @@ def previous_seconds() -> dict:
     return {row["notebook"]: row["seconds"] for row in rows if row.get("status") in ("ran", "reused")}
 
 
+def expected_seconds() -> tuple[dict, str]:
+    """Each notebook's expected wall time in this profile, and whose figures they are.
+
+    This machine's last run of the profile when it left a summary (same CPU and core count), else the
+    run docs/run_times.json records (``make report`` writes it from a run summary), else nothing."""
+    profile, here = config.profile().name, runtime.environment()
+    try:
+        last = json.loads((config.run_dir() / "run_summary.json").read_text())
+        if {k: last["machine"].get(k) for k in ("cpu", "cores")} == {k: here.get(k) for k in ("cpu", "cores")}:
+            return previous_seconds(), f"this machine's last {profile} run"
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    try:
+        reference = json.loads((config.REPO_ROOT / "docs" / "run_times.json").read_text())[profile]
+        return reference["seconds"], f"measured on {reference['machine']} (docs/run_times.json); this machine may differ"
+    except (OSError, ValueError, KeyError):
+        return {}, ""
+
+
+def announce(notebooks: list[Path], expected: dict, source: str) -> None:
+    """Print how long the notebooks to run are expected to take, before they start."""
+    known = [expected[nb.stem] for nb in notebooks if nb.stem in expected]
+    if known:
+        missing = len(notebooks) - len(known)
+        rest = f" plus {missing} notebook(s) never timed" if missing else ""
+        print(f"expected: about {clock(sum(known))} for {len(notebooks)} notebook(s){rest} ({source})", flush=True)
+
+
 def failure(err: Exception, notebook: Path) -> str:
     """What to print when ``notebook`` stopped with ``err``: for a dead kernel, its likely cause."""
     if isinstance(err, DeadKernelError):
@@ -251,11 +279,14 @@ def main() -> int:
     out_dir = args.out.resolve() if args.out else config.run_dir() / "notebooks"
     print(f"kernel={args.kernel}  CIFAR10_DIR={config.cifar10_source()}  output: {out_dir}", flush=True)
     earlier = previous_seconds()
+    expected, source = expected_seconds()
+    announce(notebooks, expected, source)
     rows = [{"notebook": nb.stem, "status": "reused", "seconds": earlier.get(nb.stem), "results": saved_results(nb.stem)}
             for nb in reused]
     status = 0
     for index, notebook in enumerate(notebooks, 1):
-        print(f"[{index}/{len(notebooks)}] {notebook.stem} ...", flush=True)
+        about = f" (expected about {clock(expected[notebook.stem])})" if notebook.stem in expected else ""
+        print(f"[{index}/{len(notebooks)}] {notebook.stem}{about} ...", flush=True)
         began, began_at = time.perf_counter(), time.time()
         try:
             run(notebook, out_dir, args.kernel)

@@ -43,7 +43,8 @@ def test_summary_then_a_rerun_from_the_second_notebook(tmp_path):
 
     again = run("--from", "02", first, second, env_root=tmp_path / "artifacts")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "[1/1] 02_second" in again.stdout
+    assert "expected: about 0:0" in again.stdout and "for 1 notebook(s) (this machine's last smoke run)" in again.stdout
+    assert "[1/1] 02_second (expected about 0:0" in again.stdout  # from the first run's time, before it starts
     rows = json.loads((tmp_path / "artifacts" / "smoke" / "run_summary.json").read_text())["notebooks"]
     assert [(row["notebook"], row["status"]) for row in rows] == [("01_first", "reused"), ("02_second", "ran")]
     reused, carried = rows[0], rows[0].pop("seconds")
@@ -64,3 +65,22 @@ def test_a_failed_notebook_is_in_the_summary_without_stale_results(tmp_path):
 def test_from_names_a_notebook_that_does_not_exist(tmp_path):
     done = run("--from", "09", tiny_notebook(tmp_path, "01_first", 0.5), env_root=tmp_path / "artifacts")
     assert done.returncode == 2 and "--from 09: no notebook name begins with it" in done.stderr
+
+
+def test_without_a_run_of_its_own_the_expected_time_comes_from_docs_run_times(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from helpers.core import config
+    spec = importlib.util.spec_from_file_location("run_notebooks", SCRIPT)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "run_times.json").write_text(json.dumps(
+        {"smoke": {"machine": "Some CPU, 2 cores", "seconds": {"01_first": 90, "02_second": 30}}}))
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path)
+    expected, source = runner.expected_seconds()
+    assert expected == {"01_first": 90, "02_second": 30} and "measured on Some CPU, 2 cores" in source
+    runner.announce([tmp_path / "01_first.ipynb", tmp_path / "02_second.ipynb", tmp_path / "03_new.ipynb"], expected, source)
+    assert "expected: about 2:00 for 3 notebook(s) plus 1 notebook(s) never timed (measured on Some CPU" in capsys.readouterr().out
+    monkeypatch.setenv("BUNDLE_PROFILE", "full")  # a profile nobody timed: nothing announced
+    assert runner.expected_seconds() == ({}, "")

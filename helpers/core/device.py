@@ -5,15 +5,20 @@ and whether to compile; the hardware policy beside the process policy of :mod:`h
   oneDNN); elsewhere bf16 is emulated and slower than fp32, so ``precision="auto"`` keeps fp32 there.
 * **Compiling.** ``torch.compile`` (inductor) needs a C++ compiler, and compiling takes seconds to a
   minute, so ``backend="auto"`` compiles only for at least ``COMPILE_MIN_IMAGES`` images on the CPU
-  when a compiler is found, and otherwise says so and stays eager.
+  when a compiler is found, and otherwise says so and stays eager. Compiling loads torch's C++
+  extension tools, which log "No CUDA runtime is found, using CUDA_HOME=..." on any machine with a
+  CUDA toolkit but no GPU: a fact about the toolkit, not the user's concern on the CPU, so it is muted.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
 
 import torch
+
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # its CUDA_HOME notice: see above
 
 PRECISIONS = ("auto", "fp32", "bf16")
 BACKENDS = ("auto", "eager", "compiled")
