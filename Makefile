@@ -28,9 +28,10 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) scripts/run_notebooks.py $(if $(FROM),--from $(FROM))
 
-# JupyterLab on the notebooks, in the environment `make setup` made (profile and weights: settings.toml).
+# JupyterLab on the notebooks, in the environment `make setup` made (profile and weights: settings.toml);
+# kernels on local sockets, which no other user of the machine can listen to.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --KernelManager.transport=ipc notebooks/
 
 # Unit tests, then nbval over the notebooks, in the smoke profile. The tests check code, not
 # weights, so they use random ResNet18 weights unless FEATURE_WEIGHTS is set. NBVAL_KERNEL: the

@@ -17,10 +17,12 @@ executed copy follow as after any failure, and ``--from NN`` (``make run FROM=NN
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,6 +32,7 @@ try:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     from helpers.core import config, runtime
     from helpers.store import artifacts
@@ -123,6 +126,17 @@ class ReportingClient(NotebookClient):
         return out
 
 
+def kernel_transport() -> Config:
+    """Kernels talk over local sockets (IPC) where the system has them, in a private folder removed at exit: no
+    other user of the machine can listen in, and the kernel does not warn of plain TCP. Windows: TCP."""
+    chosen = Config()
+    if os.name != "nt":
+        sockets = tempfile.mkdtemp(prefix="kernel-sockets-")  # mode 0700; an absolute path, whatever the kernel's folder
+        atexit.register(shutil.rmtree, sockets, True)
+        chosen.KernelManager.transport, chosen.KernelManager.ip = "ipc", os.path.join(sockets, "kernel")
+    return chosen
+
+
 def run(notebook: Path, out_dir: Path, kernel: str = "python3", stream=sys.stdout) -> None:
     """Execute one notebook in its own folder, showing progress; always save what ran (also on failure).
 
@@ -132,7 +146,7 @@ def run(notebook: Path, out_dir: Path, kernel: str = "python3", stream=sys.stdou
     nb = nbformat.read(notebook, as_version=4)
     status = Status(notebook.stem, nb.cells)
     client = ReportingClient(nb, status, timeout=None, kernel_name=kernel, coalesce_streams=True,
-                             resources={"metadata": {"path": str(notebook.parent)}})
+                             resources={"metadata": {"path": str(notebook.parent)}}, config=kernel_transport())
     reporter = Reporter(status, stream)
     reporter.start()
     try:

@@ -3,6 +3,7 @@ import os
 import pytest
 
 from helpers.core import config
+from helpers.core.profiles import PROFILES
 
 
 def test_profiles(monkeypatch):
@@ -156,3 +157,17 @@ def test_a_wrong_settings_toml_is_named_with_what_to_do(tmp_path, monkeypatch, t
 
 def test_the_checkouts_settings_toml_holds_the_defaults():
     assert config.file_settings() == {"profile": "full", "weights": "imagenet"}
+
+
+def test_settings_toml_states_each_profiles_expected_time_as_measured():
+    """Where the profile is chosen, its expected duration: the figures of docs/run_times.json (`make report` writes it)."""
+    import json
+    import re
+    text = (config.REPO_ROOT / config.SETTINGS_FILE).read_text()
+    times = json.loads((config.REPO_ROOT / "docs" / "run_times.json").read_text())
+    stated = dict(re.findall(r"(\w+) about (\d+) min", text))
+    assert set(stated) == set(times) == set(PROFILES), stated
+    for profile, record in times.items():
+        minutes = sum(record["seconds"].values()) / 60
+        assert abs(int(stated[profile]) - minutes) <= max(1, 0.1 * minutes), (profile, stated[profile], minutes)
+        assert record["machine"] in text and len(record["seconds"]) == 7, profile

@@ -86,7 +86,7 @@ def test_a_run_reports_progress_and_saves_progress_bars_in_their_final_state(tmp
 
 
 def test_an_early_stopped_training_ends_its_bar_finished_with_the_epochs_it_ran(monkeypatch, capsys):
-    from tests.test_nn import overfitting_run
+    from test_nn import overfitting_run
     monkeypatch.setenv("BUNDLE_PROGRESS", "text")
     _, history, _ = overfitting_run(patience=3, progress=True)
     ran = len(history.loss["validation"])
