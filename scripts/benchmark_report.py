@@ -171,16 +171,16 @@ def display_path(path: Path) -> str:
     return path.relative_to(config.REPO_ROOT).as_posix() if path.is_relative_to(config.REPO_ROOT) else str(path)
 
 
-def write_run_times(summary: dict) -> Path:
-    """docs/run_times.json: each profile's per-notebook wall times from its latest reported run, with the machine.
-
-    ``make run`` announces its expected duration from it where this machine has no run of its own yet."""
-    file = DOCS / "run_times.json"
+def write_run_times(summary: dict, folder: Path = DOCS) -> Path:
+    """``folder``/run_times.json (docs/): each profile's per-notebook wall times from its latest reported run, with
+    the machine. ``make run`` announces its expected duration from it where this machine has no run of its own yet."""
+    file = folder / "run_times.json"
     times = json.loads(file.read_text()) if file.exists() else {}
     machine = summary.get("machine", {})
     times[summary["profile"]] = {
         "machine": f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores', '?')} cores", "commit": summary.get("commit"),
         "seconds": {row["notebook"]: round(row["seconds"]) for row in summary["notebooks"] if row.get("status") == "ran"}}
+    folder.mkdir(parents=True, exist_ok=True)
     file.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
     return file
 
@@ -204,7 +204,7 @@ def main(argv=None) -> int:
                                                      "writes it), or pass --run-summary FILE")
             if not isinstance(summary, dict):
                 raise ReportError(f"{file}: expected a JSON object with 'notebooks', found {type(summary).__name__}")
-            print(f"wrote {display_path(write_run_times(summary))}")
+            print(f"wrote {display_path(write_run_times(summary, args.out.parent if args.out else DOCS))}")
             if summary.get("profile") != "full" and not args.out:
                 print("docs/RESULTS.md holds the full profile's run: left as it is (--out FILE writes this one's)")
                 return 0

@@ -76,6 +76,9 @@ def test_the_results_page_lists_each_notebook_and_ignores_unknown_keys(tmp_path)
     assert "| `03_mlp_from_scratch` | reused | 148 s | test accuracy \\| aug: 47.02% |" in page
     assert "| `06_two_layer_net` | failed | 12.5 s |  |" in page
     assert "| total of the notebooks run | | 807.4 s | |" in page  # reused and failed ones not counted
+    times = json.loads((tmp_path / "run_times.json").read_text())  # beside the page, for make run's announcement
+    assert times == {"full": {"machine": "Test CPU 9000, 2 cores", "commit": SUMMARY.get("commit"),
+                              "seconds": {"01_features": 807}}}
 
 
 def test_a_missing_run_summary_is_named_with_what_to_do(tmp_path, capsys):
