@@ -27,6 +27,7 @@ SHIPS = (
     "benchmarks/bench_mlp.py", "benchmarks/record.py", "benchmarks/timing.py",
     # the student-facing documentation
     "docs/BENCHMARKS.md", "docs/CONFIGURATION.md", "docs/DEVELOPING.md", "docs/INSTALL.md", "docs/RESULTS.md",
+    "docs/run_times.json",
     # the student-facing tests
     "tests/conftest.py", "tests/colab_simulation.py", "tests/graded_checks.py", "tests/data/legacy_models/*",
     "tests/test_artifacts.py", "tests/test_augment.py", "tests/test_batchnorm.py", "tests/test_benchmark_report.py",
