@@ -53,6 +53,7 @@ CELL_QUIET_S = 900  # a cell that runs this long without finishing fails the che
 NOTEBOOK_S = 1800  # a whole notebook
 POLL_S = 1.0
 WINDOW = (1400, 1000)
+WIDE = 2400  # close-ups: wide enough for a progress bar beside a long line of training figures
 MAX_SHOT_HEIGHT = 16000  # a whole-notebook screenshot is cut at this height (pixels)
 # JupyterLab's settings for the check: no news or update notices over the page
 LAB_SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
@@ -126,6 +127,16 @@ def server_env(project: Path, artifacts: Path, sources: dict[str, str]) -> dict[
     return env
 
 
+def check_imports(project: Path, env: dict[str, str]) -> None:
+    """The kernels will import ``helpers`` from ``project`` (not from an editable install of another checkout)."""
+    found = subprocess.run([sys.executable, "-c", "import helpers; print(helpers.__file__)"], cwd=project / "notebooks",
+                           env=env, capture_output=True, text=True)
+    where = Path(found.stdout.strip() or "/nonexistent").resolve()
+    if found.returncode != 0 or project.resolve() not in where.parents:
+        raise CheckError(f"a kernel in {project} would import helpers from {where} ({found.stderr.strip()[-500:]}), "
+                         "not from the copy under test")
+
+
 # ---------------------------------------------------------------- the Jupyter server
 
 def free_port() -> int:
@@ -180,11 +191,24 @@ def server_command(project: Path, port: int, token: str, home: Path) -> list[str
 
 
 def start_server(project: Path, env: dict[str, str], home: Path, port: int | None = None) -> Server:
-    """JupyterLab on ``port`` (default: a free one) serving ``project``; CheckError with its log if it does not
-    answer within SERVER_START_S, or exits."""
-    port = port or free_port()
+    """JupyterLab on ``port`` serving ``project``; CheckError with its log if it does not answer within
+    SERVER_START_S, or exits. Without ``port`` a free one, and another when some other program takes it first."""
+    for attempt in range(3):
+        try:
+            return _start_server(project, env, home, port or free_port())
+        except PortTaken:
+            if port or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(CheckError):
+    """The server could not listen on its port: another program took it."""
+
+
+def _start_server(project: Path, env: dict[str, str], home: Path, port: int) -> Server:
     if port_in_use(port):
-        raise CheckError(f"port {port} is in use already: choose another (or leave --port out for a free one)")
+        raise PortTaken(f"port {port} is in use already: choose another (or leave --port out for a free one)")
     token = os.urandom(16).hex()
     for folder in ("config", "runtime", "data", "settings", "workspaces"):
         (home / folder).mkdir(parents=True, exist_ok=True)
@@ -201,8 +225,10 @@ def start_server(project: Path, env: dict[str, str], home: Path, port: int | Non
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise CheckError(f"the Jupyter server exited with status {process.returncode} before it answered; "
-                             f"its log ({log}):\n{tail(log)}")
+            taken = "already in use" in tail(log)
+            raise (PortTaken if taken else CheckError)(
+                f"the Jupyter server exited with status {process.returncode} before it answered; its log ({log}):\n"
+                f"{tail(log)}")
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(server.url("api/status"), timeout=5) as answer:
                 if answer.status == 200:
@@ -291,14 +317,14 @@ const node = window.__checked.content.node;
 const bars = [...node.querySelectorAll('.jupyter-widgets .progress .progress-bar')].map(bar => {
   const box = bar.closest('.widget-hbox') || bar.parentElement;
   const style = [...bar.classList].filter(c => c.startsWith('progress-bar-')).map(c => c.slice(13));
-  return {text: (box ? box.innerText : '').replace(/\\s+/g, ' ').trim(), width: bar.style.width,
+  return {text: (box ? box.textContent : '').replace(/\\s+/g, ' ').trim(), width: bar.style.width,
           style: style.join(' '), cell: [...node.querySelectorAll('.jp-Cell')].indexOf(bar.closest('.jp-Cell'))};
 });
 const images = [...node.querySelectorAll('.jp-OutputArea-output img')].map(img => ({
   width: img.naturalWidth, complete: img.complete,
   cell: [...node.querySelectorAll('.jp-Cell')].indexOf(img.closest('.jp-Cell'))}));
 const stderr = [...node.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
-  .map(out => out.innerText.slice(-3000));
+  .map(out => out.textContent.slice(-3000));
 return {bars, images, stderr, cells: node.querySelectorAll('.jp-Cell').length};
 """
 
@@ -400,8 +426,8 @@ def run_all(driver, server: Server, path: str, cell_quiet_s: float = CELL_QUIET_
         if (cell or {}).get("index") != current:
             current, since = (cell or {}).get("index"), now
         if now - since > cell_quiet_s or now - start > NOTEBOOK_S:
-            outcome.problems.append(f"timed out after {now - start:.0f} s (the kernel {state['kernel']}): "
-                                    f"{describe(cell)} had run for {now - since:.0f} s")
+            outcome.problems.append(f"timed out after {now - start:.0f} s (the kernel {state['kernel']}) in "
+                                    f"{describe(cell)}; that cell had run for {now - since:.0f} s")
             break
         if now - said > 30:
             print(f"    {outcome.name}: {now - start:.0f} s, running {describe(cell)}", flush=True)
@@ -476,18 +502,22 @@ def screenshot_notebook(driver, file: Path) -> None:
     driver.set_window_size(*WINDOW)
 
 
-def screenshot_cell(driver, file: Path, text: str) -> bool:
-    """The window scrolled to the first code cell whose source holds ``text``; False when there is none."""
+def screenshot_close_up(driver, file: Path, selector: str, text: str = "") -> bool:
+    """The window (made wide, so that long progress lines keep their bar) scrolled to the first element matching
+    ``selector`` inside the first cell whose source holds ``text``; False when there is none."""
     found = driver.execute_script("""
-      const [text] = arguments, panel = window.__checked;
+      const [selector, text] = arguments, panel = window.__checked;
       const cells = panel.content.widgets.filter(w => w.model.sharedModel.getSource().includes(text));
-      if (!cells.length) return false;
-      cells[0].node.scrollIntoView({block: 'start'});
-      return true;""", text)
+      const hit = cells.map(c => c.node.querySelector(selector)).find(e => e);
+      if (!hit) return false;
+      hit.scrollIntoView({block: 'center'});
+      return true;""", selector, text)
     if found:
-        time.sleep(1.0)
+        driver.set_window_size(WIDE, WINDOW[1])
+        time.sleep(1.5)
         file.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(file))
+        driver.set_window_size(*WINDOW)
     return bool(found)
 
 
@@ -495,6 +525,8 @@ def screenshot_cell(driver, file: Path, text: str) -> bool:
 
 # notebook number -> (a text of the cell whose bars to show closer, the picture's suffix)
 CLOSE_UPS = {"03": ("patience=", "early-stopping")}
+BAR = ".jupyter-widgets .progress"
+ERROR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 
 
 @dataclass
@@ -529,6 +561,7 @@ def check_project(driver, tree: Path, work: Path, out: Path, label: str, numbers
     then, with ``mismatch``, notebook 03 in the full profile on what the smoke run saved."""
     project = copy_project(tree, work / "project")
     env = server_env(project, work / "artifacts", data_sources())
+    check_imports(project, env)
     server = start_server(project, env, work / "jupyter", port)
     try:
         for path in notebook_paths(project, numbers):
@@ -537,7 +570,7 @@ def check_project(driver, tree: Path, work: Path, out: Path, label: str, numbers
             screenshot_notebook(driver, out / f"{stem}.png")
             close_up = CLOSE_UPS.get(stem[:2])
             if close_up:
-                screenshot_cell(driver, out / f"{stem}-{close_up[1]}.png", close_up[0])
+                screenshot_close_up(driver, out / f"{stem}-{close_up[1]}.png", BAR, close_up[0])
             report.add(f"{label} {stem}", outcome.seconds, check_page(outcome))
     finally:
         server.stop()
@@ -547,7 +580,9 @@ def check_project(driver, tree: Path, work: Path, out: Path, label: str, numbers
         try:
             [path] = notebook_paths(project, ["03"])
             outcome = run_all(driver, server, path)
-            screenshot_notebook(driver, out / f"{Path(path).stem}-profile-mismatch.png")
+            shot = out / f"{Path(path).stem}-profile-mismatch.png"
+            if not screenshot_close_up(driver, shot, ERROR):
+                screenshot_notebook(driver, shot)
             report.add(f"{label} {Path(path).stem}, profile full on smoke artifacts", outcome.seconds,
                        outcome.problems + check_mismatch(outcome, "full", "smoke"))
         finally:
@@ -567,7 +602,7 @@ TINY = {
             code_cell("raise ValueError('made to fail')"), code_cell("print('never run')")],
     "slow": [code_cell("print('first line')"), code_cell("import time\nprint('waiting', flush=True)\ntime.sleep(60)")],
 }
-TINY_QUIET_S = 10  # the slow notebook's second cell overruns this
+TINY_QUIET_S = 5  # the slow notebook's second cell overruns this
 
 
 def tiny_project(folder: Path) -> Path:
@@ -593,14 +628,18 @@ def check_tiny(driver, work: Path, out: Path, report: Report, port: int | None =
         report.add("tiny good notebook passes", good.seconds, check_page(good, expect_bars=True))
         bad = run_all(driver, server, "notebooks/bad.ipynb", cell_quiet_s=120)
         screenshot_notebook(driver, out / "tiny-bad.png")
+        if not screenshot_close_up(driver, out / "tiny-bad-error.png", ERROR):
+            found_close_up = ["no error output to show closer"]
+        else:
+            found_close_up = []
         found = check_page(bad, expect_images=False)
         expected = {"the ValueError": any("made to fail" in p for p in found),
                     "the red bar": any("did not end finished" in p and "style danger" in p for p in found),
                     "no later cell run": all(c["count"] is None for c in bad.state["cells"][2:])}
-        report.add("tiny bad notebook is caught", bad.seconds,
+        report.add("tiny bad notebook is caught", bad.seconds, found_close_up +
                    [f"the harness missed {what}; it found: {found}" for what, ok in expected.items() if not ok])
         slow = run_all(driver, server, "notebooks/slow.ipynb", cell_quiet_s=TINY_QUIET_S)
-        named = [p for p in slow.problems if "timed out" in p and "time.sleep(60)" in p and "waiting" in p]
+        named = [p for p in slow.problems if "timed out" in p and "cell 1 ('import time')" in p and "'waiting'" in p]
         report.add("tiny slow notebook's overrun names its cell", slow.seconds,
                    [] if named else [f"the harness did not name the overrunning cell: {slow.problems}"])
     finally:

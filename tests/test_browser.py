@@ -1,10 +1,11 @@
 """The real-browser check (scripts/browser_check.py) under pytest.
 
-The harness's own failure paths (a port in use, a server that does not start) are checked on every run:
-they need JupyterLab, not a browser. The browser runs only on request, as they take from seconds to many
-minutes: ``BROWSER_TEST=tiny`` runs ``make browser-smoke``'s check (the harness on small generated
-notebooks), ``BROWSER_TEST=full`` also ``make browser-test``'s (notebooks 01-03 of this checkout, then the
-profile mismatch). Without Chromium, chromedriver or selenium they are skipped, saying which is missing.
+A port in use and the copy of the checkout are checked on every run. The rest runs on request, as each
+takes from seconds (a Jupyter server that fails to start, one whose port is taken) to many minutes:
+``BROWSER_TEST=tiny`` runs ``make browser-smoke``'s check (the harness on small generated notebooks),
+``BROWSER_TEST=full`` also ``make browser-test``'s (notebooks 01-03 of this checkout, then the profile
+mismatch). Without Chromium, chromedriver or selenium the browser's tests are skipped, saying which is
+missing.
 """
 import os
 import socket
@@ -32,6 +33,12 @@ def needs_browser(level: str):
         pytest.skip(f"the real-browser check needs {', '.join(missing)}")
 
 
+def needs_servers():
+    """Skip unless BROWSER_TEST is set: these start Jupyter servers, seconds each on a loaded machine."""
+    if REQUESTED not in ("tiny", "full"):
+        pytest.skip("starts Jupyter servers (seconds each): run with BROWSER_TEST=tiny or BROWSER_TEST=full")
+
+
 def run_script(*args, timeout):
     """scripts/browser_check.py in a process of its own (the real data sources, as `make` runs it)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BUNDLE_", "PYTEST_"))}
@@ -50,9 +57,27 @@ def test_a_port_in_use_is_named_before_a_server_starts(tmp_path):
 
 
 def test_a_server_that_does_not_start_is_reported_with_its_log(tmp_path):
+    needs_servers()
     env = browser_check.server_env(tmp_path, tmp_path / "artifacts", {})
     with pytest.raises(browser_check.CheckError, match=r"(?s)exited with status .*its log .*no-such-folder"):
         browser_check.start_server(tmp_path / "no-such-folder", env, tmp_path / "jupyter")
+
+
+def test_a_free_port_taken_before_the_server_listens_is_replaced(tmp_path, monkeypatch):
+    needs_servers()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = iter([busy, browser_check.free_port()])
+        monkeypatch.setattr(browser_check, "free_port", lambda: next(ports))
+        monkeypatch.setattr(browser_check, "port_in_use", lambda port: False)  # taken between the look and the bind
+        (tmp_path / "project").mkdir()
+        env = browser_check.server_env(tmp_path / "project", tmp_path / "artifacts", {})
+        server = browser_check.start_server(tmp_path / "project", env, tmp_path / "jupyter")
+        server.stop()
+    assert server.port != busy
+    assert "already in use" in "".join(log.read_text() for log in (tmp_path / "jupyter").glob("server-*.log"))
 
 
 def test_the_copy_of_a_checkout_holds_what_git_knows(tmp_path):
