@@ -668,19 +668,25 @@ def main(argv=None) -> int:
     if missing:
         print(f"browser_check: cannot run without {', '.join(missing)}", file=sys.stderr)
         return 2
+    label = args.label or ("" if args.tiny or args.tree.resolve() == REPO else args.tree.resolve().name)
+    shots = args.out / label if label else args.out
     work = Path(tempfile.mkdtemp(prefix="browser-check-"))
     report, start = Report(), time.monotonic()
     driver = None
     try:
         driver = start_browser(work / "chromium")
         if args.tiny:
-            check_tiny(driver, work, args.out, report, args.port)
+            check_tiny(driver, work, shots, report, args.port)
         else:
-            label = args.label or ("" if args.tree.resolve() == REPO else args.tree.resolve().name)
-            check_project(driver, args.tree, work, args.out / label if label else args.out, label or "checkout",
-                          args.notebooks, not args.no_mismatch, report, args.port)
+            check_project(driver, args.tree, work, shots, label or "checkout", args.notebooks, not args.no_mismatch,
+                          report, args.port)
     except CheckError as err:
         report.add("the harness", time.monotonic() - start, [str(err)])
+    except Exception as err:  # the browser or its driver failed (selenium's WebDriverException and its kind)
+        if type(err).__module__.split(".")[0] != "selenium":
+            raise
+        report.add("the browser", time.monotonic() - start, [f"{type(err).__name__}: {err}; chromedriver's log: "
+                                                            f"{work / 'chromedriver.log'} (--keep keeps it)"])
     finally:
         if driver is not None:
             driver.quit()
@@ -690,8 +696,12 @@ def main(argv=None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     total = time.monotonic() - start
     failed = [row for row in report.rows if row[2]]
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / "summary.json").write_text(json.dumps({"seconds": round(total, 1), "checks": [
+        {"check": what, "seconds": round(seconds, 1), "problems": problems} for what, seconds, problems in report.rows]},
+        indent=1) + "\n")
     print(f"browser_check: {len(report.rows) - len(failed)} of {len(report.rows)} checks passed in {total:.0f} s; "
-          f"screenshots in {args.out}")
+          f"screenshots and summary.json in {shots}")
     for what, _, problems in failed:
         print(f"FAILED {what}:\n" + "\n".join(f"  - {p}" for p in problems))
     return 1 if failed else 0
