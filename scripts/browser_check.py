@@ -18,7 +18,8 @@ fail with a message that names both profiles. ``--tiny`` checks the harness alon
 notebooks: one that must pass (a progress bar and an image), one whose error and red bar must be caught,
 and one whose overrunning cell must be named.
 
-Usage: python scripts/browser_check.py [--tree DIR] [--out DIR] [--notebooks 01 02 03] [--no-mismatch] [--tiny]
+Usage: python scripts/browser_check.py [--tree DIR] [--label NAME] [--out DIR] [--notebooks 01 02 03]
+       [--no-mismatch] [--profile-in env|settings] [--port N] [--keep] [--tiny]
 Exit status 0 when every check passed, 1 when one failed (each failure is listed at the end), 2 when
 the browser, its driver or Selenium is missing.
 """
@@ -97,14 +98,24 @@ def copy_project(tree: Path, target: Path) -> Path:
     return target
 
 
-def set_profile(project: Path, env: dict[str, str], name: str) -> None:
+PROFILE_IN = "env"  # where set_profile writes the profile: "env" (BUNDLE_PROFILE) or "settings" (settings.toml)
+
+
+def set_profile(project: Path, env: dict[str, str], name: str, where: str | None = None) -> None:
     """Choose the profile ``name`` for notebooks run in ``project`` by a server started with ``env``.
 
-    Today the environment's BUNDLE_PROFILE says it. Where the checkout chooses its profile in
-    ``settings.toml`` (``profile = "full"``, read by helpers.core.config; BUNDLE_PROFILE overriding it),
-    write that file here instead and drop BUNDLE_PROFILE from ``env``.
+    ``where`` (default PROFILE_IN, ``--profile-in``): ``env`` sets BUNDLE_PROFILE; ``settings`` writes
+    ``profile = "<name>"`` into the project's ``settings.toml`` (the checkout's one place to choose it,
+    read by helpers.core.config) and drops BUNDLE_PROFILE from ``env``, as it would override the file.
     """
-    env["BUNDLE_PROFILE"] = name
+    if (where or PROFILE_IN) == "settings":
+        env.pop("BUNDLE_PROFILE", None)
+        file = project / "settings.toml"
+        kept = [line for line in (file.read_text().splitlines() if file.exists() else [])
+                if not re.match(r"\s*profile\s*=", line)]
+        file.write_text("\n".join([f'profile = "{name}"', *kept]) + "\n")
+    else:
+        env["BUNDLE_PROFILE"] = name
 
 
 def data_sources() -> dict[str, str]:
@@ -246,6 +257,7 @@ def start_browser(profile_dir: Path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    os.environ["SE_MANAGER_PATH"] = "/nonexistent/selenium-manager"  # were it asked after all, it fails, not downloads
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", f"--window-size={WINDOW[0]},{WINDOW[1]}"):
@@ -657,6 +669,8 @@ def parse(argv):
     parser.add_argument("--notebooks", nargs="+", default=list(NOTEBOOKS), help="numbers, e.g. 01 03")
     parser.add_argument("--no-mismatch", action="store_true", help="skip the profile-mismatch run of 03")
     parser.add_argument("--tiny", action="store_true", help="check the harness on two small generated notebooks")
+    parser.add_argument("--profile-in", choices=("env", "settings"), default=PROFILE_IN,
+                        help="choose the profile by BUNDLE_PROFILE (env) or in the copy's settings.toml")
     parser.add_argument("--port", type=int, help="the Jupyter server's port (default: a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (copies, logs)")
     return parser.parse_args(argv)
@@ -664,6 +678,8 @@ def parse(argv):
 
 def main(argv=None) -> int:
     args = parse(argv)
+    global PROFILE_IN
+    PROFILE_IN = args.profile_in
     missing = missing_tools()
     if missing:
         print(f"browser_check: cannot run without {', '.join(missing)}", file=sys.stderr)

@@ -80,6 +80,15 @@ def test_a_free_port_taken_before_the_server_listens_is_replaced(tmp_path, monke
     assert "already in use" in "".join(log.read_text() for log in (tmp_path / "jupyter").glob("server-*.log"))
 
 
+def test_the_profile_is_chosen_in_the_environment_or_in_settings_toml(tmp_path):
+    env = {"BUNDLE_PROFILE": "smoke"}
+    browser_check.set_profile(tmp_path, env, "full", "env")
+    assert env == {"BUNDLE_PROFILE": "full"} and not (tmp_path / "settings.toml").exists()
+    (tmp_path / "settings.toml").write_text('profile = "smoke"\nweights = "random"\n')
+    browser_check.set_profile(tmp_path, env, "full", "settings")
+    assert env == {} and (tmp_path / "settings.toml").read_text() == 'profile = "full"\nweights = "random"\n'
+
+
 def test_the_copy_of_a_checkout_holds_what_git_knows(tmp_path):
     copy = browser_check.copy_project(REPO_ROOT, tmp_path / "copy")
     assert (copy / "notebooks" / "01_features.ipynb").is_file() and (copy / "helpers" / "__init__.py").is_file()
