@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run lab test unit benchmarks report submission inference grade clean
+.PHONY: setup run lab test unit browser-test browser-smoke benchmarks report submission inference grade clean
 # BEGIN INSTRUCTOR ONLY (left out of the student release: instructor/manifest.py)
 .PHONY: release grade-all autograder
 # END INSTRUCTOR ONLY
@@ -48,6 +48,29 @@ unit: $(STAMP)
 
 test: unit
 	$(PY) -m pytest notebooks --nbval-lax --nbval-cell-timeout=900 --nbval-kernel-name=$(NBVAL_KERNEL) -q
+
+# The notebooks in JupyterLab, in a real browser (scripts/browser_check.py): a Jupyter server on a free local
+# port serves a temporary copy of the checkout, headless Chromium (the system's, through the system's
+# chromedriver; Selenium downloads nothing) runs all cells of notebooks 01-03 in the smoke profile with
+# random weights, and each page must show no error, every progress bar finished and every image drawn
+# (screenshots in artifacts/browser/). Then 03 runs in the full profile on the smoke run's artifacts: its
+# error must name both profiles. BROWSER_FLAGS: the script's options (--notebooks 01 03, --no-mismatch).
+# `make browser-smoke`: the harness alone, on small generated notebooks (a bar, an image, an error, a
+# cell that overruns), in well under a minute. Both need Chromium and chromedriver in /usr/bin
+# (BROWSER_CHROMIUM, BROWSER_CHROMEDRIVER: elsewhere); without them they stop with status 2.
+# BEGIN INSTRUCTOR ONLY
+# Instructors: browser-test then runs the student release's 01-03 the same way, instructor/plain's
+# functions copied in (python -m instructor.plain_copy into dist/browser-release; screenshots in
+# artifacts/browser/release/).
+BROWSER_RELEASE = $(PY) -m instructor.plain_copy --out dist/browser-release && \
+	$(PY) scripts/browser_check.py --tree dist/browser-release --label release --no-mismatch $(BROWSER_FLAGS)
+# END INSTRUCTOR ONLY
+browser-test: $(STAMP)
+	status=0; $(PY) scripts/browser_check.py $(BROWSER_FLAGS) || status=$$?; \
+	$(if $(BROWSER_RELEASE),{ $(BROWSER_RELEASE); } || status=$$?;) exit $$status
+
+browser-smoke: $(STAMP)
+	$(PY) scripts/browser_check.py --tiny --out artifacts/browser/tiny
 
 # Pack the current profile's artifacts for a grader: dist/submission-<profile>-<weights>.zip
 submission: $(STAMP)

@@ -23,6 +23,7 @@ SHIPS = (
     "grading/__init__.py", "grading/batch.py", "grading/boundary.py", "grading/grader.py", "grading/plugin.py",
     "grading/rubric.py", "grading/sandbox.py", "grading/worker.py",
     "scripts/grade.py", "scripts/run_notebooks.py", "scripts/make_submission.py", "scripts/benchmark_report.py",
+    "scripts/browser_check.py",
     "benchmarks/bench_augment.py", "benchmarks/bench_conv.py", "benchmarks/bench_features.py",
     "benchmarks/bench_mlp.py", "benchmarks/record.py", "benchmarks/timing.py",
     # the student-facing documentation
@@ -31,6 +32,7 @@ SHIPS = (
     # the student-facing tests
     "tests/conftest.py", "tests/colab_simulation.py", "tests/graded_checks.py", "tests/data/legacy_models/*",
     "tests/test_artifacts.py", "tests/test_augment.py", "tests/test_batchnorm.py", "tests/test_benchmark_report.py",
+    "tests/test_browser.py",
     "tests/test_config.py", "tests/test_contracts.py", "tests/test_conv.py", "tests/test_data.py", "tests/test_depth_study.py",
     "tests/test_docs.py", "tests/test_download.py", "tests/test_dropout.py", "tests/test_features.py",
     "tests/test_graded.py", "tests/test_layers.py", "tests/test_legacy.py", "tests/test_lint.py",
