@@ -8,7 +8,8 @@ system's chromedriver (never a downloaded one), opens each notebook, runs all it
 ``notebook:run-all-cells``) and waits for the kernel to finish. Each notebook must then show:
 
 - no error output, and no Traceback on stderr;
-- every progress bar (tqdm's widget) finished: full, and green rather than red;
+- every progress bar finished: a widget full and green rather than red; a bar closed into its final line of text
+  (helpers.core.progress does that, so that a saved notebook shows it) at its total;
 - every rendered image loaded (``naturalWidth > 0``), and at least one where the notebook plots.
 
 Screenshots of each notebook (the whole notebook, and for 03 its early-stopped training bars) go to
@@ -98,7 +99,7 @@ def copy_project(tree: Path, target: Path) -> Path:
     return target
 
 
-PROFILE_IN = "env"  # where set_profile writes the profile: "env" (BUNDLE_PROFILE) or "settings" (settings.toml)
+PROFILE_IN = "settings"  # where set_profile writes the profile: "env" (BUNDLE_PROFILE) or "settings" (settings.toml)
 
 
 def set_profile(project: Path, env: dict[str, str], name: str, where: str | None = None) -> None:
@@ -337,7 +338,10 @@ const images = [...node.querySelectorAll('.jp-OutputArea-output img')].map(img =
   cell: [...node.querySelectorAll('.jp-Cell')].indexOf(img.closest('.jp-Cell'))}));
 const stderr = [...node.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
   .map(out => out.textContent.slice(-3000));
-return {bars, images, stderr, cells: node.querySelectorAll('.jp-Cell').length};
+const lines = [...node.querySelectorAll('.jp-OutputArea-output[data-mime-type="text/plain"]')].flatMap(out =>
+  out.textContent.split('\n').filter(line => /\d+%\|.*\|\s*\d+\/\d+/.test(line)).map(line => ({
+    text: line.trim(), cell: [...node.querySelectorAll('.jp-Cell')].indexOf(out.closest('.jp-Cell'))})));
+return {bars, lines, images, stderr, cells: node.querySelectorAll('.jp-Cell').length};
 """
 
 
@@ -465,7 +469,7 @@ def settle_page(driver) -> None:
 def check_page(outcome: Outcome, expect_images: bool = True, expect_bars: bool = False) -> list[str]:
     """The problems of a notebook that must run cleanly: errors, unfinished cells, unfinished bars, images."""
     problems = list(outcome.problems) + outcome.errors()
-    if expect_bars and not outcome.page.get("bars"):
+    if expect_bars and not (outcome.page.get("bars") or outcome.page.get("lines")):
         problems.append("no progress bar was shown")
     unrun = [c for c in outcome.state.get("cells", []) if c["count"] is None]
     if unrun and not outcome.errors():
@@ -474,6 +478,11 @@ def check_page(outcome: Outcome, expect_images: bool = True, expect_bars: bool =
         if bar["width"] != "100%" or bar["style"] != "success":
             problems.append(f"a progress bar did not end finished (cell {bar['cell']}: width {bar['width']}, "
                             f"style {bar['style'] or 'none'}; it reads {bar['text']!r})")
+    for line in outcome.page.get("lines", []):  # a bar closed into its final line of text (helpers.core.progress)
+        done, total = map(int, re.search(r"\|\s*(\d+)/(\d+)", line["text"]).groups())
+        if done != total or "100%|" not in line["text"]:
+            problems.append(f"a progress bar did not end finished (cell {line['cell']}: its final line reads "
+                            f"{line['text']!r})")
     broken = [image for image in outcome.page.get("images", []) if not image["width"]]
     if broken:
         problems.append(f"{len(broken)} images did not load (cells {sorted({i['cell'] for i in broken})})")
@@ -537,7 +546,7 @@ def screenshot_close_up(driver, file: Path, selector: str, text: str = "") -> bo
 
 # notebook number -> (a text of the cell whose bars to show closer, the picture's suffix)
 CLOSE_UPS = {"03": ("patience=", "early-stopping")}
-BAR = ".jupyter-widgets .progress"
+BAR = '.jupyter-widgets .progress, .jp-OutputArea-output[data-mime-type="text/plain"]'  # live, or closed into text
 ERROR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 
 
