@@ -339,7 +339,7 @@ const images = [...node.querySelectorAll('.jp-OutputArea-output img')].map(img =
 const stderr = [...node.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
   .map(out => out.textContent.slice(-3000));
 const lines = [...node.querySelectorAll('.jp-OutputArea-output[data-mime-type="text/plain"]')].flatMap(out =>
-  out.textContent.split('\n').filter(line => /\d+%\|.*\|\s*\d+\/\d+/.test(line)).map(line => ({
+  out.textContent.split('\\n').filter(line => /\\d+%\\|.*\\|\\s*\\d+\\/\\d+/.test(line)).map(line => ({
     text: line.trim(), cell: [...node.querySelectorAll('.jp-Cell')].indexOf(out.closest('.jp-Cell'))})));
 return {bars, lines, images, stderr, cells: node.querySelectorAll('.jp-Cell').length};
 """
