@@ -22,7 +22,7 @@ SHIPS = (
     # the student's own grade (visible tests only) and the scripts a student runs
     "grading/__init__.py", "grading/batch.py", "grading/boundary.py", "grading/grader.py", "grading/plugin.py",
     "grading/rubric.py", "grading/sandbox.py", "grading/worker.py",
-    "scripts/grade.py", "scripts/run_notebooks.py", "scripts/make_submission.py", "scripts/benchmark_report.py",
+    "scripts/grade.py", "scripts/run_notebooks.py", "scripts/notebook_html.py", "scripts/make_submission.py", "scripts/benchmark_report.py",
     "benchmarks/bench_augment.py", "benchmarks/bench_conv.py", "benchmarks/bench_features.py",
     "benchmarks/bench_mlp.py", "benchmarks/record.py", "benchmarks/timing.py",
     # the student-facing documentation

@@ -15,7 +15,6 @@ import io
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from cycler import cycler
 
 from helpers.data.datasets import random_subset
 from helpers.notebook import describe
@@ -26,7 +25,7 @@ from helpers.train import History
 # sky blue, black (their yellow is left out: too little contrast on white for lines and text).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p")
-STYLE = {"axes.prop_cycle": cycler(color=PALETTE), "image.cmap": "viridis", "font.size": 11,
+STYLE = {"axes.prop_cycle": plt.cycler(color=PALETTE), "image.cmap": "viridis", "font.size": 11,
          "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,
          "legend.fontsize": 10, "text.color": "black", "axes.labelcolor": "black", "xtick.color": "black",
          "ytick.color": "black", "axes.edgecolor": "#333333", "figure.facecolor": "white"}
