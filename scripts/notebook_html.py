@@ -21,6 +21,9 @@ TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block extra_css -%}
+<style type="text/css">{{ resources.accessible_css }}</style>
+{%- endblock extra_css -%}
 {% block data_png scoped %}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
 {%- set alttext = (output | get_metadata('alt', 'image/png')) or (cell | get_metadata('alt')) -%}
@@ -30,6 +33,17 @@ TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 </div>
 {%- endblock data_png %}
 """
+
+# Text at least 4.5 times as bright as its background (WCAG 2.1 AA 1.4.3), on the code cells' #f5f5f5
+# too: the prompts' and pygments' default colours (#b0b0b0 prompts, #408080 comments, ...) are lighter.
+TOKENS = {"#3d6565; font-style: italic": "c c1 cm ch cs cp cpf", "#006300; font-weight: bold": "k kc kd kn kp kr",
+          "#8b0000": "kt ne", "#555555": "o p", "#7a1fa2": "ow nd", "#005c00": "m mi mf mh mo mb il nb bp",
+          "#a31515": "s s1 s2 sa sb sc sd sh sx sr ss", "#8a4000": "se si", "#0000b0": "nf fm nc nn",
+          "#19177c": "nv vc vg vi vm", "#5c5c5c": "gp go"}
+ACCESSIBLE_CSS = ("\n".join(f".jp-Notebook .highlight .{token} {{ color: {style.split(';')[0]} !important;"
+                            f"{style.split(';', 1)[1] + ';' if ';' in style else ''} }}"
+                            for style, tokens in TOKENS.items() for token in tokens.split())
+                  + "\n.jp-InputPrompt, .jp-OutputPrompt { color: #595959 !important; opacity: 1 !important; }\n")
 
 # Code (fenced blocks, then inline spans) is left alone; math is $$...$$ (display) or $...$ (inline).
 CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
@@ -65,5 +79,5 @@ def export_html(nb) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = markdown_math_to_mathml(cell.source)
-    page, _ = exporter().from_notebook_node(nb)
+    page, _ = exporter().from_notebook_node(nb, resources={"accessible_css": ACCESSIBLE_CSS})
     return page

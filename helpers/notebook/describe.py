@@ -47,14 +47,15 @@ def training_curves(runs: dict, title: str | None = None) -> str:
     epochs = sorted({len(next(iter(h.acc.values()))) for h in runs.values()})
     span = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]} to {epochs[-1]} epochs"
     splits = sorted({split for h in runs.values() for split in h.acc})
-    text = (f"Training curves over {span}, loss and accuracy per epoch for {names(runs)} "
+    quoted = names([f"“{name}”" for name in runs])  # run names may hold commas
+    text = (f"Training curves over {span}, loss and accuracy per epoch for {quoted} "
             f"(splits: {names(splits)}). ")
-    text += "; ".join(run_sentence(name, h, main_split(h.acc)) for name, h in runs.items()) + "."
+    text += "; ".join(run_sentence(f"“{name}”", h, main_split(h.acc)) for name, h in runs.items()) + "."
     finals = {name: h.acc[main_split(h.acc)][-1] for name, h in runs.items()}
     if len(finals) > 1:
         order = sorted(finals, key=finals.get, reverse=True)
         gap = 100 * (finals[order[0]] - finals[order[1]])
-        text += f" {order[0]} ends highest, {gap:.1f} points above {order[1]}."
+        text += f" “{order[0]}” ends highest, {gap:.1f} points above “{order[1]}”."
     changes = sorted({int(c) + 1 for h in runs.values() for c in np.flatnonzero(np.diff(h.lr))})
     if changes:
         text += f" The learning rate changes after epoch{'s' if len(changes) > 1 else ''} {names(changes)}."
