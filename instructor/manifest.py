@@ -27,6 +27,7 @@ SHIPS = (
     "benchmarks/bench_mlp.py", "benchmarks/record.py", "benchmarks/timing.py",
     # the student-facing documentation
     "docs/BENCHMARKS.md", "docs/CONFIGURATION.md", "docs/DEVELOPING.md", "docs/INSTALL.md", "docs/RESULTS.md",
+    "docs/ACCESSIBILITY.md",
     # the student-facing tests
     "tests/conftest.py", "tests/colab_simulation.py", "tests/graded_checks.py", "tests/data/legacy_models/*",
     "tests/test_artifacts.py", "tests/test_augment.py", "tests/test_batchnorm.py", "tests/test_benchmark_report.py",
@@ -51,6 +52,8 @@ INSTRUCTOR_ONLY = (
     "tests/test_grader_isolation.py", "tests/test_graded_kinds.py", "tests/test_release_project.py",
     "tests/test_graded_messages.py", "tests/test_grader_attacks.py", "tests/test_similarity.py", "tests/test_export.py",
     "tests/similarity_class.py", "tests/data/similarity/*",
+    # the WCAG 2.1 AA check (axe-core from npm in Chromium): it checks the class report too
+    "package.json", "package-lock.json", "scripts/check_accessibility.py", "tests/test_accessibility.py",
 )
 
 GENERATED = ("README.md", ".student-release")  # written by the release itself

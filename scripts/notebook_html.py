@@ -43,7 +43,8 @@ TOKENS = {"#3d6565; font-style: italic": "c c1 cm ch cs cp cpf", "#006300; font-
 ACCESSIBLE_CSS = ("\n".join(f".jp-Notebook .highlight .{token} {{ color: {style.split(';')[0]} !important;"
                             f"{style.split(';', 1)[1] + ';' if ';' in style else ''} }}"
                             for style, tokens in TOKENS.items() for token in tokens.split())
-                  + "\n.jp-InputPrompt, .jp-OutputPrompt { color: #595959 !important; opacity: 1 !important; }\n")
+                  + "\n.jp-InputPrompt, .jp-OutputPrompt { color: #595959 !important; opacity: 1 !important; }"
+                  "\n.jp-RenderedHTMLCommon a:link, .jp-RenderedHTMLCommon a:visited { text-decoration: underline !important; }\n")  # links not told by colour alone
 
 # Code (fenced blocks, then inline spans) is left alone; math is $$...$$ (display) or $...$ (inline).
 CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
