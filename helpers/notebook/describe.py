@@ -36,7 +36,7 @@ def run_sentence(name: str, history, split: str) -> str:
     acc = np.asarray(history.acc[split], dtype=float)
     text = f"{name}: {split} accuracy goes from {percent(acc[0])} to {percent(acc[-1])}"
     best = int(np.argmax(acc))
-    if best < len(acc) - 1:
+    if acc[best] > acc[-1]:
         text += f" (highest {percent(acc[best])} at epoch {best + 1})"
     loss = np.asarray(history.loss[split], dtype=float)
     return text + f", {split} loss from {loss[0]:.3g} to {loss[-1]:.3g}"
@@ -150,11 +150,13 @@ def heatmap(table, value: str, rows: str, columns: str, title: str | None) -> st
 
 def lines(table, references: dict[str, float], ylabel: str, title: str | None) -> str:
     """One line per column of ``table`` against its index, and horizontal reference lines."""
-    parts = [f"{name} from {series.iloc[0]:.2g} to {series.iloc[-1]:.2g} (largest {series.max():.2g})"
-             for name, series in table.items()]
+    drawn = {name: series.dropna() for name, series in table.items()}
+    parts = [f"{name} from {series.iloc[0]:.2g} at {series.index[0]} to {series.iloc[-1]:.2g} at {series.index[-1]} "
+             f"(largest {series.max():.2g})" for name, series in drawn.items() if len(series)]
     text = f"Line chart of {ylabel} by {table.index.name or 'position'}, one line per {names(table.columns)}: "
     text += "; ".join(parts) + "."
     for label, level in references.items():
-        above = [str(name) for name, series in table.items() if series.max() > level]
-        text += f" Reference line {label} at {level:.2g}: {names(above) if above else 'no line'} reaches above it."
+        above = [str(name) for name, series in drawn.items() if series.max() > level]
+        reach = f"{names(above)} reach{'es' if len(above) == 1 else ''}" if above else "no line reaches"
+        text += f" Reference line {label} at {level:.2g}: {reach} above it."
     return titled(title, text)
