@@ -53,7 +53,10 @@ MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)((?:[^$\n]|\n(?!\n))+?)(?<![
 
 def mathml(tex: str, display: bool) -> str:
     """One formula as MathML on a single line, its TeX source kept in ``alttext``."""
-    markup = convert(tex.strip(), display="block" if display else "inline")
+    try:
+        markup = convert(tex.strip(), display="block" if display else "inline")
+    except Exception:  # a command latex2mathml does not know: the TeX itself, readable, rather than no page
+        return f"<code>{html.escape(tex.strip())}</code>"
     return markup.replace("<math ", f'<math alttext="{html.escape(tex.strip())}" ', 1).replace("\n", "")
 
 
