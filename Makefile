@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup run lab test unit browser-test browser-smoke benchmarks report submission inference grade clean
 # BEGIN INSTRUCTOR ONLY (left out of the student release: instructor/manifest.py)
-.PHONY: release grade-all autograder
+.PHONY: release grade-all autograder accessibility
 # END INSTRUCTOR ONLY
 
 $(STAMP): requirements.txt pyproject.toml
@@ -113,6 +113,16 @@ grade-all: $(STAMP)
 # The Gradescope autograder: dist/autograder.zip (docs/GRADING.md, "Gradescope").
 autograder: $(STAMP)
 	$(PY) scripts/make_autograder.py
+
+# WCAG 2.1 AA check (docs/ACCESSIBILITY.md): axe-core from npm (pinned in package-lock.json) in headless
+# Chromium over the executed notebooks' HTML (artifacts/<profile>/notebooks, from `make run`), a class
+# report page and docs/*.md. Needs chromium and chromedriver; NOTEBOOKS=folder checks other exports.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+accessibility: $(STAMP) node_modules/axe-core/axe.min.js
+	$(PY) scripts/check_accessibility.py $(if $(NOTEBOOKS),--notebooks "$(NOTEBOOKS)")
 
 # END INSTRUCTOR ONLY
 

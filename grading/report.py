@@ -157,6 +157,34 @@ def _similarity_section(sim: dict) -> str:
     return "".join(parts)
 
 
+def scores_alt(scores: list[tuple]) -> str:
+    """The score histogram's text alternative, from the scores it counts."""
+    if not scores:
+        return "Histogram of scores: no submission was graded."
+    points = [s for _, s, _ in scores]
+    return (f"Histogram of the scores of {len(scores)} graded submissions, out of {max(p for _, _, p in scores):g} points: "
+            f"lowest {min(points):g}, median {float(np.median(points)):g}, highest {max(points):g}.")
+
+
+def functions_alt(stats: dict) -> str:
+    """The pass-rate chart's text alternative: the functions passed most and least often."""
+    if not stats:
+        return "Bar chart of the pass rate per graded function: no function was graded."
+    rates = {name: s["pass_rate"] for name, s in stats.items()}
+    best, worst = max(rates, key=rates.get), min(rates, key=rates.get)
+    return (f"Bar chart of the share of students passing all tests of each of {len(rates)} graded functions: highest "
+            f"{best} ({rates[best]:.0%}), lowest {worst} ({rates[worst]:.0%}); the table below has every value.")
+
+
+def similarity_alt(sim: dict) -> str:
+    """The similarity heat map's text alternative: its size and the most similar pair."""
+    text = f"Heat map of the similarity of the graded functions between each pair of {len(sim['students'])} students"
+    if sim["pairs"]:
+        top = max(sim["pairs"], key=lambda p: p["score"])
+        return text + f"; {len(sim['pairs'])} pairs above the threshold, the most similar {top['a']} and {top['b']} ({top['score']:.0%})."
+    return text + "; no pair above the threshold."
+
+
 def page(records: list[dict], stats: dict, scores: list[tuple], sim: dict, files: dict, limits: str,
          exports: list[dict]) -> str:
     """The report page's HTML."""
@@ -166,22 +194,22 @@ def page(records: list[dict], stats: dict, scores: list[tuple], sim: dict, files
     mean = float(np.mean([s for _, s, _ in scores])) if scores else 0.0
     off_roster = [row for row in exports if row["note"] == export.NOT_ON_ROSTER]
     return "".join([
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title><style>{STYLE}</style></head><body>",
-        "<h1>Class report</h1>",
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report</title><style>{STYLE}</style></head>"
+        "<body><main><h1>Class report</h1>",
         f"<p id='summary'>{len(records)} archives: {len(graded)} graded, {len(refused)} not graded; "
         f"mean score {mean:.2f} of {max([p for _, _, p in scores] + [0]):g} points.</p>",
         f"<h2>Grading conditions</h2><p id='isolation'>Isolation: {html.escape(', '.join(f'{k} ({v} submissions)' for k, v in isolation.items()) or '-')}."
         f"</p><p id='limits'>Limits: {html.escape(limits)}.</p>",
-        f"<h2>Scores</h2><img src='{FIGURES}/{files['scores']}' alt='score histogram'>",
-        f"<h2>Graded functions</h2><img src='{FIGURES}/{files['functions']}' alt='pass rate per function'>",
+        f"<h2>Scores</h2><img src='{FIGURES}/{files['scores']}' alt='{html.escape(scores_alt(scores), quote=True)}'>",
+        f"<h2>Graded functions</h2><img src='{FIGURES}/{files['functions']}' alt='{html.escape(functions_alt(stats), quote=True)}'>",
         _function_section(stats),
         f"<h2>Similar submissions</h2><p>Threshold: {similarity.THRESHOLD:.0%} of the function k-grams and at least "
         f"{similarity.MIN_SHARED} k-grams shared; the release's code is left out.</p>",
-        _similarity_section(sim), f"<img src='{FIGURES}/{files['similarity']}' alt='similarity heat map'>",
+        _similarity_section(sim), f"<img src='{FIGURES}/{files['similarity']}' alt='{html.escape(similarity_alt(sim), quote=True)}'>",
         "<h2>Not graded</h2>" + _table(["archive", "status", "reason"], [[html.escape(r["archive"]), r["status"],
                                          html.escape(r["reason"])] for r in refused] +
                                        [[html.escape(row["archive"]), "refused", export.NOT_ON_ROSTER] for row in off_roster]),
-        "</body></html>\n"])
+        "</main></body></html>\n"])
 
 
 def finish(archives: Path, out: Path, records: list[dict], limits: str, roster: Path | None = None) -> dict:

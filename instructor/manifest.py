@@ -22,13 +22,13 @@ SHIPS = (
     # the student's own grade (visible tests only) and the scripts a student runs
     "grading/__init__.py", "grading/batch.py", "grading/boundary.py", "grading/grader.py", "grading/plugin.py",
     "grading/rubric.py", "grading/sandbox.py", "grading/worker.py",
-    "scripts/grade.py", "scripts/run_notebooks.py", "scripts/make_submission.py", "scripts/benchmark_report.py",
-    "scripts/browser_check.py",
+    "scripts/grade.py", "scripts/run_notebooks.py", "scripts/notebook_html.py", "scripts/make_submission.py",
+    "scripts/benchmark_report.py", "scripts/browser_check.py",
     "benchmarks/bench_augment.py", "benchmarks/bench_conv.py", "benchmarks/bench_features.py",
     "benchmarks/bench_mlp.py", "benchmarks/record.py", "benchmarks/timing.py",
     # the student-facing documentation
     "docs/BENCHMARKS.md", "docs/CONFIGURATION.md", "docs/DEVELOPING.md", "docs/INSTALL.md", "docs/RESULTS.md",
-    "docs/run_times.json",
+    "docs/run_times.json", "docs/ACCESSIBILITY.md",
     # the student-facing tests
     "tests/conftest.py", "tests/colab_simulation.py", "tests/graded_checks.py", "tests/data/legacy_models/*",
     "tests/test_artifacts.py", "tests/test_augment.py", "tests/test_batchnorm.py", "tests/test_benchmark_report.py",
@@ -54,6 +54,8 @@ INSTRUCTOR_ONLY = (
     "tests/test_grader_isolation.py", "tests/test_graded_kinds.py", "tests/test_release_project.py",
     "tests/test_graded_messages.py", "tests/test_grader_attacks.py", "tests/test_similarity.py", "tests/test_export.py",
     "tests/similarity_class.py", "tests/data/similarity/*",
+    # the WCAG 2.1 AA check (axe-core from npm in Chromium): it checks the class report too
+    "package.json", "package-lock.json", "scripts/check_accessibility.py", "tests/test_accessibility.py",
 )
 
 GENERATED = ("README.md", ".student-release")  # written by the release itself

@@ -31,7 +31,6 @@ try:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-    from nbconvert import HTMLExporter
     from traitlets.config import Config
 
     from helpers.core import config, runtime
@@ -137,6 +136,16 @@ def kernel_transport() -> Config:
     return chosen
 
 
+def html_page(nb) -> str:
+    """The executed notebook as an HTML page that stands alone (scripts/notebook_html.py, beside this script)."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from notebook_html import export_html
+
+    return export_html(nb)
+
+
 def run(notebook: Path, out_dir: Path, kernel: str = "python3", stream=sys.stdout) -> None:
     """Execute one notebook in its own folder, showing progress; always save what ran (also on failure).
 
@@ -158,7 +167,7 @@ def run(notebook: Path, out_dir: Path, kernel: str = "python3", stream=sys.stdou
         reporter.stop()
         executed = out_dir / notebook.name
         artifacts.atomic_write(executed, lambda fh: fh.write(nbformat.writes(nb).encode()))
-        html, _ = HTMLExporter().from_notebook_node(nb)
+        html = html_page(nb)
         artifacts.atomic_write(executed.with_suffix(".html"), lambda fh: fh.write(html.encode()))
 
 
