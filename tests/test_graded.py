@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import graded_checks as check
 from helpers.nn import MLP
+from helpers.nn.gradcheck import numerical_gradient
 from helpers.reference import torch_as_params, torch_loss_and_gradients, torch_twin, train_torch_copy
 from helpers.train import epoch_orders
 
@@ -40,8 +41,19 @@ def backward_matches_autograd(student, forward, backward, inputs, torch_forward,
     grads = student.call(backward, dout, cache)
     grads = check.results(grads, backward_name, len(names)) if len(names) > 1 else (grads,)
     expected.backward(torch.tensor(dout))
-    for grad, tensor, name in zip(grads, tensors, names, strict=True):
-        check.close(grad, tensor.grad.numpy(), f"{backward_name}'s {name}" + (f" {case}" if case else ""), tolerance)
+    for index, (grad, tensor, name) in enumerate(zip(grads, tensors, names, strict=True)):
+        check.close(grad, tensor.grad.numpy(), f"{backward_name}'s {name}" + (f" {case}" if case else ""), tolerance,
+                    numeric=lambda index=index: reference_finite_differences(torch_forward, inputs, index, dout))
+
+
+def reference_finite_differences(torch_forward, inputs, index, dout, h=1e-6):
+    """Centred finite differences of ``sum(torch_forward(*inputs) * dout)`` with respect to ``inputs[index]``."""
+    arrays = [np.array(a, dtype=np.float64) for a in inputs]
+
+    def objective():
+        with torch.no_grad():
+            return float((torch_forward(*map(torch.tensor, arrays)) * torch.tensor(dout)).sum())
+    return numerical_gradient(objective, arrays[index], h)
 
 
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
@@ -100,31 +112,42 @@ def test_softmax_cross_entropy(student):
     check.close(dlogits, logits.grad.numpy(), "softmax_cross_entropy's dlogits", 1e-10)
 
 
-KEEP = np.random.default_rng(3).random(X.shape) >= 0.3  # dropout_forward(X, 0.3, default_rng(3))'s mask, as documented
+DROPOUT_X = np.random.default_rng(8).standard_normal((100, 200))  # 20000 units: the dropped share within 0.02 of p
 
 
-def dropout_case(student):
-    return check.results(student.call("nn.dropout.dropout_forward", X, 0.3, np.random.default_rng(3)),
-                         "dropout_forward", 2)
+def dropout_case(student, seed=3, p=0.3):
+    """The student's ``dropout_forward(DROPOUT_X, p, default_rng(seed))``, its mask held to the contract: one
+    factor 1 / (1 - p) for every kept unit, about p of the units dropped (the draw itself is the student's)."""
+    out, mask = check.results(student.call("nn.dropout.dropout_forward", DROPOUT_X, p, np.random.default_rng(seed)),
+                              "dropout_forward", 2)
+    mask = check.like(mask, DROPOUT_X, "dropout_forward's mask")
+    kept = mask != 0
+    assert np.allclose(mask[kept], 1 / (1 - p), rtol=1e-15), \
+        f"dropout_forward's mask holds {np.unique(mask[kept])[:4]} for kept units, expected 1 / (1 - p) = {1 / (1 - p):.6g}"
+    dropped = 1 - kept.mean()
+    assert abs(dropped - p) < 0.02, f"dropout_forward dropped {dropped:.4f} of {mask.size} units, expected p = {p} (+-0.02)"
+    return out, mask
 
 
 @pytest.mark.graded("nn.dropout.dropout_forward")
 def test_dropout_forward(student):
     out, mask = dropout_case(student)
-    out = check.like(out, X, "dropout_forward's out")
-    assert np.allclose(out, np.where(KEEP, X / 0.7, 0), rtol=1e-15), "dropout_forward's out is not X * mask"
+    check.close(out, DROPOUT_X * mask, "dropout_forward's out (x times its mask)", 1e-14)
+    _, again = dropout_case(student)
+    check.equal(again, mask, "dropout_forward's mask from a generator in the same state")
+    _, other = dropout_case(student, seed=4)
+    assert not np.array_equal(other, mask), "dropout_forward's mask is the same for generators in other states"
     evaluated, _ = student.call("nn.dropout.dropout_forward", X, 0.3, np.random.default_rng(3), training=False)
     check.equal(evaluated, X, "dropout_forward(training=False)'s out")
 
 
 @pytest.mark.graded("nn.dropout.dropout_backward")
 def test_dropout_backward(student):
-    """Judged with this test's own mask: a forward whose output is all zeros makes no backward right."""
-    _, cache = dropout_case(student)
-    dout = np.random.default_rng(1).standard_normal(X.shape)
-    dx = check.like(student.call("nn.dropout.dropout_backward", dout, cache), X, "dropout_backward's dx")
-    assert np.allclose(dx, np.where(KEEP, dout / 0.7, 0), rtol=1e-15), \
-        "dropout_backward's dx is not dout through the units dropout_forward(X, 0.3, default_rng(3)) keeps, / 0.7"
+    """Judged with the mask held to the contract: a forward whose output is all zeros makes no backward right."""
+    _, mask = dropout_case(student)
+    dout = np.random.default_rng(1).standard_normal(DROPOUT_X.shape)
+    dx = student.call("nn.dropout.dropout_backward", dout, mask)
+    check.close(dx, dout * mask, "dropout_backward's dx (dout through the mask dropout_forward returned)", 1e-14)
 
 
 def batchnorm_case():
