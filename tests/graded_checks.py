@@ -81,11 +81,16 @@ def close(value, expected, name: str, tolerance: float, numeric=None) -> np.ndar
 
 
 def equal(value, expected, name: str) -> np.ndarray:
-    """``value`` of ``expected``'s kind (shape and dtype) and equal to it entry for entry."""
+    """``value`` of ``expected``'s kind (shape and dtype) and equal to it entry for entry; a failure says in how many
+    entries it differs and where first, with both values there."""
     expected = np.asarray(expected)
     like(value, expected, name, finite=False)
-    wrong = int(np.sum(value != expected))
-    assert not wrong, f"{name} differs from the expected values in {wrong} of {expected.size} entries"
+    wrong = value != expected
+    if np.any(wrong):
+        index = tuple(int(i) for i in np.argwhere(wrong)[0])
+        raise AssertionError(f"{name} differs from the expected values in {int(wrong.sum())} of {expected.size} entries; "
+                             f"first differs at {list(index)}: {value[index]} instead of {expected[index]}; "
+                             f"{expected.dtype}, shape {expected.shape}")
     return value
 
 
