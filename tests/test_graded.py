@@ -119,17 +119,21 @@ def test_softmax_cross_entropy(student):
 DROPOUT_X = np.random.default_rng(8).standard_normal((100, 200))  # 20000 units: the dropped share within 0.02 of p
 
 
-def dropout_case(student, seed=3, p=0.3):
+def dropout_case(student, seed=3, p=0.3, judged=""):
     """The student's ``dropout_forward(DROPOUT_X, p, default_rng(seed))``, its mask held to the contract: one
-    factor 1 / (1 - p) for every kept unit, about p of the units dropped (the draw itself is the student's)."""
+    factor 1 / (1 - p) for every kept unit, about p of the units dropped (the draw itself is the student's).
+    ``judged``: what a failure is about, when the mask serves another test (dropout_backward's)."""
     out, mask = check.results(student.call("nn.dropout.dropout_forward", DROPOUT_X, p, np.random.default_rng(seed)),
                               "dropout_forward", 2)
-    mask = check.like(mask, DROPOUT_X, "dropout_forward's mask")
+    prefix = f"{judged}: " if judged else ""
+    mask = check.like(mask, DROPOUT_X, f"{prefix}dropout_forward's mask")
     kept = mask != 0
-    assert np.allclose(mask[kept], 1 / (1 - p), rtol=1e-15), \
-        f"dropout_forward's mask holds {np.unique(mask[kept])[:4]} for kept units, expected 1 / (1 - p) = {1 / (1 - p):.6g}"
+    assert np.allclose(mask[kept], 1 / (1 - p), rtol=1e-15), (
+        f"{prefix}dropout_forward's mask holds {np.unique(mask[kept])[:4]} for kept units, expected 1 / (1 - p) = "
+        f"{1 / (1 - p):.6g}")
     dropped = 1 - kept.mean()
-    assert abs(dropped - p) < 0.02, f"dropout_forward dropped {dropped:.4f} of {mask.size} units, expected p = {p} (+-0.02)"
+    assert abs(dropped - p) < 0.02, \
+        f"{prefix}dropout_forward dropped {dropped:.4f} of {mask.size} units, expected p = {p} (+-0.02)"
     return out, mask
 
 
@@ -148,7 +152,7 @@ def test_dropout_forward(student):
 @pytest.mark.graded("nn.dropout.dropout_backward")
 def test_dropout_backward(student):
     """Judged with the mask held to the contract: a forward whose output is all zeros makes no backward right."""
-    _, mask = dropout_case(student)
+    _, mask = dropout_case(student, judged="dropout_backward's dx is judged through this mask")
     dout = np.random.default_rng(1).standard_normal(DROPOUT_X.shape)
     dx = student.call("nn.dropout.dropout_backward", dout, mask)
     check.close(dx, dout * mask, "dropout_backward's dx (dout through the mask dropout_forward returned)", 1e-14)
