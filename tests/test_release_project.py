@@ -8,7 +8,8 @@ each with the stub's message naming the function. Every file of the release is o
 What CI runs: the README's unit-test command (``python -m pytest tests -q``), once on each copy of
 the default level (derive), without the notebooks; for the guided level, which differs in docstrings,
 stub messages and the README only, the same command on the lint and docs tests of its stubbed copy (``make test``'s nbval pass over the release would double CI's time; the
-notebooks of a release are run by tests/test_release.py up to their first stub).
+notebooks of a release are run by tests/test_release.py up to their first stub). The three runs start
+together (the ``fresh_runs`` fixture), so CI waits for the longest of them rather than for their sum.
 """
 import ast
 import json
@@ -45,21 +46,57 @@ def readme_test_command(out):
     return found.group(1).split()
 
 
-def run_in_fresh_copy(out, tmp_path, *only):
-    """The README's test command in a copy of ``out`` (as a student's clone: no caches, no artifacts),
-    with this Python standing for the student's environment and the copy's own packages first.
-    Returns the finished process and ``[{nodeid, outcome, message}]`` from pytest's JUnit XML."""
-    copy = tmp_path / "fresh"
+def start_in_fresh_copy(out, folder, *only):
+    """Start the README's test command in a copy of ``out`` (as a student's clone: no caches, no artifacts), with
+    this Python standing for the student's environment and the copy's own packages first; :func:`finish` awaits it."""
+    copy = folder / "fresh"
     shutil.copytree(out, copy)
     command = readme_test_command(copy)
     if only:  # the README's command on some of its test files
         command = [part for part in command if part != "tests"] + list(only)
-    report = tmp_path / "report.xml"
+    report = folder / "report.xml"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BUNDLE_", "PYTEST_", "NBVAL"))}
     env.update(PYTHONPATH=str(copy), FEATURE_WEIGHTS="random", PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run([sys.executable, *command[1:], "-p", "no:xdist", f"--junitxml={report}"],
-                          cwd=copy, env=env, capture_output=True, text=True, timeout=1500)
+    with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
+        process = subprocess.Popen([sys.executable, *command[1:], "-p", "no:xdist", f"--junitxml={report}"],
+                                   cwd=copy, env=env, stdout=stdout, stderr=stderr, text=True)
+    return process, folder
+
+
+def finish(started, timeout=1500):
+    """The finished process of :func:`start_in_fresh_copy` (its output as ``stdout`` and ``stderr``) and
+    ``[{nodeid, outcome, message}]`` from pytest's JUnit XML."""
+    process, folder = started
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    done = subprocess.CompletedProcess(process.args, process.returncode, (folder / "stdout").read_text(),
+                                       (folder / "stderr").read_text())
+    report = folder / "report.xml"
     return done, outcomes(report) if report.exists() else []
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(releases, tmp_path_factory):
+    """The README's unit-test command on the correct copy and on the stubs, and the guided release's lint and docs
+    tests, started at once (CI waits for the longest, not for their sum: most of each run is subprocesses and
+    notebook kernels, and the two full runs share no file); each test awaits the run it judges."""
+    stubs, plain = releases
+    root = tmp_path_factory.mktemp("fresh")
+    guided = root / "guided-release"
+    regions = release.build(guided, level="guided")
+    started = {}
+    for name, out, only in (("stubs", stubs, ()), ("plain", plain, ()),
+                            ("guided", guided, ("tests/test_lint.py", "tests/test_docs.py"))):
+        (root / name).mkdir()
+        started[name] = start_in_fresh_copy(out, root / name, *only)
+    yield {name: (lambda run=run: finish(run)) for name, run in started.items()} | {"guided-release": (guided, regions)}
+    for process, _ in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def outcomes(report):
@@ -142,17 +179,16 @@ def test_the_readme_opens_with_its_own_set_up_and_test_commands(releases):
         assert command in head, command
 
 
-def test_the_readme_test_command_passes_on_a_correct_copy(releases, tmp_path):
-    _, plain = releases
-    done, outcomes = run_in_fresh_copy(plain, tmp_path)
+def test_the_readme_test_command_passes_on_a_correct_copy(fresh_runs):
+    done, outcomes = fresh_runs["plain"]()
     failed = [o["nodeid"] for o in outcomes if o["outcome"] == "failed"]
     assert done.returncode == 0 and not failed, (failed, done.stdout[-4000:], done.stderr[-2000:])
     assert any(o["nodeid"].startswith("tests/test_lint.py") and o["outcome"] == "passed" for o in outcomes)
 
 
-def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function_runs(releases, tmp_path):
-    stubs, regions = releases[0], release.find_markers(release.marked_sources())[0]
-    done, outcomes = run_in_fresh_copy(stubs, tmp_path)
+def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function_runs(fresh_runs):
+    regions = release.find_markers(release.marked_sources())[0]
+    done, outcomes = fresh_runs["stubs"]()
     failed = [o for o in outcomes if o["outcome"] == "failed"]
     assert done.returncode == 1 and failed, done.stdout[-3000:]
     names = {region.name for region in regions}
@@ -161,9 +197,8 @@ def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function
     assert other == []
 
 
-def test_the_guided_release_passes_its_own_lint_and_docs_tests(tmp_path):
-    guided = tmp_path / "guided"
-    regions = release.build(guided, level="guided")
+def test_the_guided_release_passes_its_own_lint_and_docs_tests(fresh_runs):
+    guided, regions = fresh_runs["guided-release"]
     assert all(region.hint in (guided / region.file).read_text() for region in regions)
-    done, results = run_in_fresh_copy(guided, tmp_path, "tests/test_lint.py", "tests/test_docs.py")
+    done, results = fresh_runs["guided"]()
     assert done.returncode == 0 and results and all(r["outcome"] != "failed" for r in results), done.stdout[-3000:]
