@@ -8,8 +8,9 @@ each with the stub's message naming the function. Every file of the release is o
 What CI runs: the README's unit-test command (``python -m pytest tests -q``), once on each copy of
 the default level (derive), without the notebooks; for the guided level, which differs in docstrings,
 stub messages and the README only, the same command on the lint and docs tests of its stubbed copy (``make test``'s nbval pass over the release would double CI's time; the
-notebooks of a release are run by tests/test_release.py up to their first stub). The three runs start
-together (the ``fresh_runs`` fixture), so CI waits for the longest of them rather than for their sum.
+notebooks of a release are run by tests/test_release.py up to their first stub). The correct copy runs
+only the test files that fail on the stubs (the others ran no graded function and passed on the same files;
+see ``FreshRuns``), and the guided run goes beside the stubs' run.
 """
 import ast
 import json
@@ -78,25 +79,52 @@ def finish(started, timeout=1500):
     return done, outcomes(report) if report.exists() else []
 
 
+def stub_failure_files(outcomes):
+    """The test files in which some test failed on the stubs: those that run a graded function."""
+    return sorted({o["nodeid"].split("::")[0] for o in outcomes if o["outcome"] == "failed"})
+
+
+class FreshRuns:
+    """The README's unit-test command once over the whole stubbed release and once over the correct copy's files
+    that run a graded function, and the guided release's lint and docs tests (started beside the stubs' run).
+
+    The correct copy differs from the stubs only in the graded functions' bodies, so a test file with no failure on
+    the stubs runs no graded function: it passed there, on the same files, and it is not run again. The correct
+    copy runs every file with a stub failure, and the lint test (its own check of the files that differ).
+    """
+
+    def __init__(self, stubs, plain, root):
+        self.plain, self.root, self.done = plain, root, {}
+        self.guided = root / "guided-release"
+        self.regions = release.build(self.guided, level="guided")
+        self.started = {name: start_in_fresh_copy(out, self._folder(name), *only) for name, out, only in (
+            ("stubs", stubs, ()), ("guided", self.guided, ("tests/test_lint.py", "tests/test_docs.py")))}
+
+    def _folder(self, name):
+        (self.root / name).mkdir()
+        return self.root / name
+
+    def result(self, name):
+        if name == "plain" and name not in self.started:
+            files = stub_failure_files(self.result("stubs")[1])
+            self.started[name] = start_in_fresh_copy(self.plain, self._folder(name),
+                                                     *sorted({*files, "tests/test_lint.py"}))
+        if name not in self.done:
+            self.done[name] = finish(self.started[name])
+        return self.done[name]
+
+    def close(self):
+        for process, _ in self.started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 @pytest.fixture(scope="module")
 def fresh_runs(releases, tmp_path_factory):
-    """The README's unit-test command on the correct copy and on the stubs, and the guided release's lint and docs
-    tests, started at once (CI waits for the longest, not for their sum: most of each run is subprocesses and
-    notebook kernels, and the two full runs share no file); each test awaits the run it judges."""
-    stubs, plain = releases
-    root = tmp_path_factory.mktemp("fresh")
-    guided = root / "guided-release"
-    regions = release.build(guided, level="guided")
-    started = {}
-    for name, out, only in (("stubs", stubs, ()), ("plain", plain, ()),
-                            ("guided", guided, ("tests/test_lint.py", "tests/test_docs.py"))):
-        (root / name).mkdir()
-        started[name] = start_in_fresh_copy(out, root / name, *only)
-    yield {name: (lambda run=run: finish(run)) for name, run in started.items()} | {"guided-release": (guided, regions)}
-    for process, _ in started.values():
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    runs = FreshRuns(*releases, tmp_path_factory.mktemp("fresh"))
+    yield runs
+    runs.close()
 
 
 def outcomes(report):
@@ -180,7 +208,9 @@ def test_the_readme_opens_with_its_own_set_up_and_test_commands(releases):
 
 
 def test_the_readme_test_command_passes_on_a_correct_copy(fresh_runs):
-    done, outcomes = fresh_runs["plain"]()
+    done, outcomes = fresh_runs.result("plain")
+    ran = {o["nodeid"].split("::")[0] for o in outcomes}
+    assert set(stub_failure_files(fresh_runs.result("stubs")[1])) <= ran, "a file that runs a graded function was not run"
     failed = [o["nodeid"] for o in outcomes if o["outcome"] == "failed"]
     assert done.returncode == 0 and not failed, (failed, done.stdout[-4000:], done.stderr[-2000:])
     assert any(o["nodeid"].startswith("tests/test_lint.py") and o["outcome"] == "passed" for o in outcomes)
@@ -188,7 +218,7 @@ def test_the_readme_test_command_passes_on_a_correct_copy(fresh_runs):
 
 def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function_runs(fresh_runs):
     regions = release.find_markers(release.marked_sources())[0]
-    done, outcomes = fresh_runs["stubs"]()
+    done, outcomes = fresh_runs.result("stubs")
     failed = [o for o in outcomes if o["outcome"] == "failed"]
     assert done.returncode == 1 and failed, done.stdout[-3000:]
     names = {region.name for region in regions}
@@ -198,7 +228,7 @@ def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function
 
 
 def test_the_guided_release_passes_its_own_lint_and_docs_tests(fresh_runs):
-    guided, regions = fresh_runs["guided-release"]
+    guided, regions = fresh_runs.guided, fresh_runs.regions
     assert all(region.hint in (guided / region.file).read_text() for region in regions)
-    done, results = fresh_runs["guided"]()
+    done, results = fresh_runs.result("guided")
     assert done.returncode == 0 and results and all(r["outcome"] != "failed" for r in results), done.stdout[-3000:]
