@@ -125,8 +125,9 @@ def crop(
 ) -> np.ndarray:
     """Pad by ``padding`` pixels and crop back to H x W at ``offsets``.
 
-    Inputs: images uint8 [N, H, W, 3]; offsets: ints [N, 2], (dy, dx) of each crop's top-left
-    corner in the padded image, each in 0..2*padding; (padding, padding) is the identity. mode:
+    Inputs: images uint8 [N, H, W, 3]; offsets: ints [N, 2] (or one pair for every image), (dy, dx)
+    of each crop's top-left corner in the padded image, each in 0..2*padding; (padding, padding)
+    is the identity. mode:
     "reflect" (mirror without repeating the edge, as torchvision's padding_mode "reflect"),
     "edge", "symmetric", "wrap" (numpy's padding modes of these names), or "constant" (pads with
     ``fill``).
@@ -243,7 +244,7 @@ def random_rotation(
 def cutout(images: np.ndarray, centers: Any, size: Any, fill: int = 0) -> np.ndarray:
     """Set a ``size`` x ``size`` square around each (cy, cx) in ``centers`` to ``fill``.
 
-    Inputs: images uint8 [N, H, W, 3]; centers, one (cy, cx) per image; ``size``: one int, or one
+    Inputs: images uint8 [N, H, W, 3]; centers, one (cy, cx) per image (or one for every image); ``size``: one int, or one
     int per image; size 0 is the identity. The square starts size//2 rows above cy (columns alike)
     and is clipped at the image border.
 

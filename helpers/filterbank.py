@@ -33,7 +33,7 @@ ELONGATION = 2.0
 
 
 def oriented_gaussian_derivative(order, sigma, theta_deg, size=SIZE, elongation=ELONGATION):
-    """One zero-mean, unit-L2 ``size x size`` filter: ``order``-th derivative (1 or 2) across ``theta``."""
+    """One zero-mean, unit-L2 ``size x size`` filter: ``order``-th derivative (1 or 2) across ``theta_deg`` (degrees)."""
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     half = (size - 1) / 2

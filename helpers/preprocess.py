@@ -9,7 +9,7 @@ def centred_pixels(train_images: np.ndarray, *other_images: np.ndarray, dtype=np
 
     Every statistic comes from ``train_images`` only and is applied unchanged to
     ``other_images`` (validation, test). Returns ``[train_rows, *other_rows]``, each of
-    shape ``(n, H*W*C)``; the mean image is subtracted pixel by pixel, the std is one number.
+    ``dtype`` (a NumPy float type) and shape ``(n, H*W*C)``; the mean image is subtracted pixel by pixel, the std is one number.
     """
     rows = [np.asarray(images).reshape(len(images), -1).astype(dtype) for images in (train_images, *other_images)]
     mean_image = rows[0].mean(axis=0, dtype=np.float64).astype(dtype)

@@ -108,7 +108,7 @@ def sgd_epoch(model, optimizer, X, y, order, batch_size):
     Returns nothing: for each run of batch_size consecutive entries of ``order`` (the last may be
     shorter; see batch_slices), one ``model.loss(X_rows, y_rows)`` on those rows, then one
     ``optimizer.step`` with its gradients. Call ``loss`` with the two arrays only: it trains by
-    default, and wrappers such as ``augment.FlipAugmented`` take no mode argument.
+    default (``augment.FlipAugmented`` and a student's own wrappers need take no mode argument).
 
     BEGIN SOLUTION TEXT: Optional, not graded: measure which is faster, gathering each batch as it comes or the whole shuffled epoch up front.
     Each batch is gathered with ``np.take`` into one reused buffer: it then stays in

@@ -52,7 +52,7 @@ INSTRUCTOR_ONLY = (
     # tests of the instructor's tools and of the grader's internals (they need instructor/ or the solution)
     "tests/test_release.py", "tests/test_starter.py", "tests/test_solution_pins.py", "tests/test_grade_all.py",
     "tests/test_grader_isolation.py", "tests/test_graded_kinds.py", "tests/test_release_project.py",
-    "tests/test_graded_messages.py", "tests/test_grader_attacks.py", "tests/test_similarity.py", "tests/test_export.py",
+    "tests/test_graded_messages.py", "tests/plausible_mistakes.py", "tests/test_grader_attacks.py", "tests/test_similarity.py", "tests/test_export.py",
     "tests/similarity_class.py", "tests/data/similarity/*",
     # the WCAG 2.1 AA check (axe-core from npm in Chromium): it checks the class report too
     "package.json", "package-lock.json", "scripts/check_accessibility.py", "tests/test_accessibility.py",

@@ -43,11 +43,15 @@ RELEASE_MARK = ".student-release"
 # the contract only; "guided" keeps every hint (docs/STARTER.md shows both, per function).
 LEVELS = {
     "derive": "each graded function's docstring (and its class's) keeps its summary and its Inputs, Returns "
-              "and Raises blocks; the stub names the function and no method",
+              "and Raises blocks; the stub names the function and no method; helpers that do a task's core are "
+              "left out",
     "guided": "docstrings keep their method notes, and each stub's message says how to compute the result",
 }
 DEFAULT_LEVEL = "derive"
 CONTRACT_BLOCKS = ("Inputs", "Returns", "Raises")
+# Helpers (module-level functions, by file) that do the core of a graded task: the derive level leaves them out
+# of the release (the guided level keeps them, its hints name them), and its leak check holds their lines secret.
+WITHHELD = {"helpers/nn/conv.py": ("_pool_windows", "_scatter_windows")}  # both pooling passes in one call
 DERIVE_HINT = "its docstring states what it takes, returns and raises"
 
 
@@ -319,6 +323,31 @@ def derive_docstrings(text: str, functions_: list[str], tasks: tuple[str, ...] =
     return "".join(lines)
 
 
+def withheld_spans(name: str, text: str, level: str = DEFAULT_LEVEL) -> list[Region]:
+    """The helpers of :data:`WITHHELD` in file ``name`` as spans (the whole function), none at the guided level."""
+    if level == "guided" or name not in WITHHELD:
+        return []
+    nodes = {node.name: node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
+    missing = [helper for helper in WITHHELD[name] if helper not in nodes]
+    if missing:
+        raise ReleaseError(f"{name}: withheld helpers {', '.join(missing)} are not defined there")
+    lines = text.splitlines(keepends=True)
+    return [Region(name, helper, nodes[helper].lineno, nodes[helper].end_lineno, "withheld at level derive",
+                   tuple(lines[nodes[helper].lineno - 1:nodes[helper].end_lineno])) for helper in WITHHELD[name]]
+
+
+def without_functions(text: str, names: tuple[str, ...]) -> str:
+    """``text`` without its module-level functions ``names`` (and the blank lines after each)."""
+    lines = text.splitlines(keepends=True)
+    nodes = [node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef) and node.name in names]
+    for node in sorted(nodes, key=lambda n: n.lineno, reverse=True):
+        start, end = (node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1, node.end_lineno
+        while end < len(lines) and not lines[end].strip():
+            end += 1
+        lines[start:end] = []
+    return "".join(lines)
+
+
 def find_markers(texts: dict[str, str]) -> tuple[list[Region], list[TextRegion]]:
     """The solution regions (Python files) and passages (Python, Markdown, notebooks) of ``texts``."""
     regions = [region for name, text in texts.items() if name.endswith(".py") for region in find_regions(name, text)]
@@ -334,6 +363,7 @@ def student_text(name: str, text: str, regions: list[Region], passages: list[Tex
     stubbed = stub_source(text, regions, passages, level)
     if level != "guided" and regions:
         stubbed = derive_docstrings(stubbed, [r.function for r in regions], tuple(p.task for p in passages))
+        stubbed = without_functions(stubbed, WITHHELD.get(name, ()))
     if name.endswith(".py"):
         compile(stubbed, name, "exec")
     return stubbed
@@ -371,7 +401,8 @@ def build(out: Path, repo: Path = REPO, student_repo: str | None = None, level: 
     (out / "README.md").write_text(_student_readme(regions, level), encoding="utf-8")
     (out / RELEASE_MARK).write_text("made by python -m instructor.release\n")
     try:
-        _finish(out, repo, student_repo, [*regions, *passages], texts)
+        withheld = [span for name, text in texts.items() for span in withheld_spans(name, text, level)]
+        _finish(out, repo, student_repo, [*regions, *passages], texts, withheld)
     except ReleaseError:
         shutil.rmtree(out)
         raise
@@ -406,9 +437,10 @@ def quiet_stub_lint(out: Path, files: list[str]) -> list[str]:
     return marked
 
 
-def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, texts: dict[str, str]) -> None:
+def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, texts: dict[str, str],
+            withheld: list[Region] = ()) -> None:
     """Point the written release's Colab cells at ``student_repo``; refuse it if it names the instructor's
-    repository or holds solution text."""
+    repository or holds solution text (or the text of a ``withheld`` helper)."""
     quiet_stub_lint(out, sorted({m.file for m in markers if isinstance(m, Region)}))
     try:
         addresses.retarget(out, student_repo, repo)
@@ -419,7 +451,7 @@ def _finish(out: Path, repo: Path, student_repo: str | None, markers: list, text
         raise ReleaseError(f"the release would name the instructor's repository at {', '.join(named[:10])}: "
                            "nothing was written")
     solution_lines = {name: [line.strip() for line in text_lines(name, text)] for name, text in texts.items()}
-    found = leaks(out, markers, solution_lines)
+    found = leaks(out, [*markers, *withheld], solution_lines)
     if found:
         raise ReleaseError(f"the release would contain solution text at {', '.join(found[:10])}: nothing was written")
 

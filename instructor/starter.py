@@ -23,8 +23,10 @@ body from the begin marker on becomes a `NotImplementedError`. A marked passage 
 
 The instructor chooses the level: `make release LEVEL=derive` (the default, for a university
 course) keeps of each graded function's docstring (and of its class's, for the optimizers) the
-summary and the Inputs, Returns and Raises blocks only, and its stub names no method;
-`make release LEVEL=guided` keeps the whole docstring and puts the hint in the stub's message.
+summary and the Inputs, Returns and Raises blocks only, its stub names no method, and the helpers
+that do a task's core (`WITHHELD` in `instructor/release.py`: the pooling windows) are left out;
+`make release LEVEL=guided` keeps the whole docstring and the helpers, and puts the hint in the
+stub's message.
 `tests/test_starter.py` checks that no derive docstring or stub states a formula, a numeric call or
 a helper that does the task. To give students more or less, move the markers (or a docstring's
 method notes into or out of its contract blocks) and regenerate this page.

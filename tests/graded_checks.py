@@ -57,24 +57,40 @@ def first_difference(value: np.ndarray, expected: np.ndarray, tolerance: float) 
             f" ({len(wrong)} of {expected.size} entries differ)")
 
 
-def close(value, expected, name: str, tolerance: float) -> np.ndarray:
+def against_finite_differences(value, expected, numeric) -> str:
+    """``; against finite differences: ...``: the gradient ``value``'s and the reference ``expected``'s max relative
+    error from ``numeric()`` (finite differences of the reference function, computed only when asked), or ``""``."""
+    if numeric is None:
+        return ""
+    estimate = np.asarray(numeric(), dtype=np.float64)
+    return (f"; against finite differences: max relative error {max_relative_error(value, estimate):.3g} "
+            f"(the reference's {max_relative_error(expected, estimate):.3g})")
+
+
+def close(value, expected, name: str, tolerance: float, numeric=None) -> np.ndarray:
     """``value`` of ``expected``'s kind, within ``tolerance`` of it in ``max_relative_error``; a failure says by how
-    much, where it first differs (see :func:`first_difference`), and the array's shape and dtype."""
+    much, where it first differs (see :func:`first_difference`), and the array's shape and dtype; for a gradient,
+    ``numeric`` (a function of no arguments giving the finite-difference estimate) adds its error against that."""
     like(value, expected, name)
     error = max_relative_error(value, expected)
     expected = np.asarray(expected)
     assert error < tolerance, (f"{name}: max relative error {error:.3g} from the expected values (tolerance "
-                               f"{tolerance:g}){first_difference(value, expected, tolerance)}; {expected.dtype}, "
-                               f"shape {expected.shape}")
+                               f"{tolerance:g}){against_finite_differences(value, expected, numeric)}"
+                               f"{first_difference(value, expected, tolerance)}; {expected.dtype}, shape {expected.shape}")
     return value
 
 
 def equal(value, expected, name: str) -> np.ndarray:
-    """``value`` of ``expected``'s kind (shape and dtype) and equal to it entry for entry."""
+    """``value`` of ``expected``'s kind (shape and dtype) and equal to it entry for entry; a failure says in how many
+    entries it differs and where first, with both values there."""
     expected = np.asarray(expected)
     like(value, expected, name, finite=False)
-    wrong = int(np.sum(value != expected))
-    assert not wrong, f"{name} differs from the expected values in {wrong} of {expected.size} entries"
+    wrong = value != expected
+    if np.any(wrong):
+        index = tuple(int(i) for i in np.argwhere(wrong)[0])
+        raise AssertionError(f"{name} differs from the expected values in {int(wrong.sum())} of {expected.size} entries; "
+                             f"first differs at {list(index)}: {value[index]} instead of {expected[index]}; "
+                             f"{expected.dtype}, shape {expected.shape}")
     return value
 
 

@@ -1,11 +1,13 @@
 """What the graded functions' docstrings promise, checked where students see it: float32 in gives float32 out
 (float32 stays float32 through a backward pass too), random shapes beyond the tiny ones, agreement with torch,
-and in-place updates of the caller's arrays (the optimizers, batch norm's running statistics)."""
+in-place updates of the caller's arrays (the optimizers, batch norm's running statistics), and for the
+augmentations uint8 in gives a new uint8 batch of the input's shape, the input left unchanged."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import augment
 from helpers.nn import batchnorm, conv, dropout, layers, losses, optim
 
 RTOL32 = 2e-4  # float32 against torch's float32
@@ -120,3 +122,29 @@ def test_optimizers_update_the_callers_float32_arrays_in_place_like_torch(make, 
     for name, array in params.items():
         assert array is same[name], f"{name}: step must update the caller's array in place, not replace it"
         close(array, tensors[name], f"{name} after 3 steps")
+
+
+AUGMENTATIONS = {  # each graded augmentation (a block op alone and through its public op), identities included
+    "hflip": lambda images: augment.hflip(images, np.arange(len(images)) % 2 == 0),
+    "hflip, no image flipped": lambda images: augment.hflip(images, False),
+    "crop": lambda images: augment.crop(images, np.tile([1, 3], (len(images), 1)), padding=2),
+    "crop at the identity offset": lambda images: augment.crop(images, (2, 2), padding=2),
+    "cutout": lambda images: augment.cutout(images, np.tile([4, 5], (len(images), 1)), 4),
+    "cutout of size 0": lambda images: augment.cutout(images, np.tile([4, 5], (len(images), 1)), 0),
+    "rotate": lambda images: augment.rotate(images, 30.0),
+    "_rotate_block": lambda images: augment._rotate_block(images, np.full(len(images), 0.5), 0),
+    "adjust_contrast, factor 1": lambda images: augment.adjust_contrast(images, 1.0),
+    "_contrast_block": lambda images: augment._contrast_block(images, np.full(len(images), 0.5, np.float32)),
+}
+
+
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+def test_augmentations_return_a_new_uint8_batch_and_leave_their_input_unchanged(name):
+    images = np.random.default_rng(7).integers(0, 256, (3, 12, 10, 3), dtype=np.uint8)
+    before = images.copy()
+    out = AUGMENTATIONS[name](images)
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8, f"{name}: uint8 in must give uint8 out, got " + (
+        f"{out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__)
+    assert out.shape == images.shape, f"{name}: shape {out.shape}, expected the input's {images.shape}"
+    assert not np.shares_memory(out, images), f"{name}: returns its input (or a view of it), not a new array"
+    assert np.array_equal(images, before), f"{name}: changed its input ({np.sum(images != before)} values)"

@@ -13,7 +13,8 @@ from helpers.train import train
 
 
 class MaskDropout(torch.nn.Module):
-    """Torch's inverted dropout (``x * keep / (1 - p)``) with the keep masks drawn like the NumPy layer's."""
+    """Torch's inverted dropout (``x * keep / (1 - p)``), its masks drawn by ``dropout_forward`` from a generator
+    seeded like the NumPy layer's (so the twin holds for any draw that follows dropout_forward's contract)."""
 
     def __init__(self, p, seed):
         super().__init__()
@@ -22,8 +23,8 @@ class MaskDropout(torch.nn.Module):
     def forward(self, x):
         if not self.training:
             return x
-        keep = torch.from_numpy((self.rng.random(tuple(x.shape), dtype=np.float64) >= self.p).astype(np.float64))
-        return x * (keep / (1 - self.p))
+        _, mask = dropout_forward(np.ones(tuple(x.shape)), self.p, self.rng)
+        return x * torch.from_numpy(mask)
 
 
 MODULES = {**TORCH_MODULES, "Dropout": lambda layer, arrays, dtype: (MaskDropout(layer.p, layer.seed), {})}

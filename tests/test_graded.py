@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import graded_checks as check
 from helpers.nn import MLP
+from helpers.nn.gradcheck import numerical_gradient
 from helpers.reference import torch_as_params, torch_loss_and_gradients, torch_twin, train_torch_copy
 from helpers.train import epoch_orders
 
@@ -40,8 +41,19 @@ def backward_matches_autograd(student, forward, backward, inputs, torch_forward,
     grads = student.call(backward, dout, cache)
     grads = check.results(grads, backward_name, len(names)) if len(names) > 1 else (grads,)
     expected.backward(torch.tensor(dout))
-    for grad, tensor, name in zip(grads, tensors, names, strict=True):
-        check.close(grad, tensor.grad.numpy(), f"{backward_name}'s {name}" + (f" {case}" if case else ""), tolerance)
+    for index, (grad, tensor, name) in enumerate(zip(grads, tensors, names, strict=True)):
+        check.close(grad, tensor.grad.numpy(), f"{backward_name}'s {name}" + (f" {case}" if case else ""), tolerance,
+                    numeric=lambda index=index: reference_finite_differences(torch_forward, inputs, index, dout))
+
+
+def reference_finite_differences(torch_forward, inputs, index, dout, h=1e-6):
+    """Centred finite differences of ``sum(torch_forward(*inputs) * dout)`` with respect to ``inputs[index]``."""
+    arrays = [np.array(a, dtype=np.float64) for a in inputs]
+
+    def objective():
+        with torch.no_grad():
+            return float((torch_forward(*map(torch.tensor, arrays)) * torch.tensor(dout)).sum())
+    return numerical_gradient(objective, arrays[index], h)
 
 
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
@@ -52,6 +64,9 @@ ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 def test_activation_forward(student, name):
     out, _ = check.results(student.call(f"nn.layers.{name}_forward", X * 30), f"{name}_forward", 2)  # large inputs: the sigmoid must not overflow
     check.close(out, ACTIVATIONS[name](torch.tensor(X * 30)).numpy(), f"{name}_forward's out", 1e-12)
+    single = (X * 30).astype(np.float32)  # float32 stays float32
+    out, _ = check.results(student.call(f"nn.layers.{name}_forward", single), f"{name}_forward", 2)
+    check.close(out, ACTIVATIONS[name](torch.tensor(single)).numpy(), f"{name}_forward's out for float32 x", 1e-5)
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.graded(f"nn.layers.{name}_backward"))
@@ -86,7 +101,8 @@ def test_log_softmax(student):
     logits = np.array([[1e4, -1e4, 0.0], [1.0, 2.0, 3.0]])
     expected = torch.log_softmax(torch.tensor(logits), dim=1).numpy()
     out = check.like(student.call("nn.losses.log_softmax", logits), expected, "log_softmax's out")
-    assert np.allclose(out, expected, atol=1e-12), "log_softmax's out differs from torch.log_softmax"
+    assert np.allclose(out, expected, atol=1e-12), (f"log_softmax's out differs from torch.log_softmax by up to "
+                                                    f"{np.abs(out - expected).max():.3g}{check.first_difference(out, expected, 1e-12)}")
 
 
 @pytest.mark.graded("nn.losses.softmax_cross_entropy")
@@ -100,31 +116,46 @@ def test_softmax_cross_entropy(student):
     check.close(dlogits, logits.grad.numpy(), "softmax_cross_entropy's dlogits", 1e-10)
 
 
-KEEP = np.random.default_rng(3).random(X.shape) >= 0.3  # dropout_forward(X, 0.3, default_rng(3))'s mask, as documented
+DROPOUT_X = np.random.default_rng(8).standard_normal((100, 200))  # 20000 units: the dropped share within 0.02 of p
 
 
-def dropout_case(student):
-    return check.results(student.call("nn.dropout.dropout_forward", X, 0.3, np.random.default_rng(3)),
-                         "dropout_forward", 2)
+def dropout_case(student, seed=3, p=0.3, judged=""):
+    """The student's ``dropout_forward(DROPOUT_X, p, default_rng(seed))``, its mask held to the contract: one
+    factor 1 / (1 - p) for every kept unit, about p of the units dropped (the draw itself is the student's).
+    ``judged``: what a failure is about, when the mask serves another test (dropout_backward's)."""
+    out, mask = check.results(student.call("nn.dropout.dropout_forward", DROPOUT_X, p, np.random.default_rng(seed)),
+                              "dropout_forward", 2)
+    prefix = f"{judged}: " if judged else ""
+    mask = check.like(mask, DROPOUT_X, f"{prefix}dropout_forward's mask")
+    kept = mask != 0
+    assert np.allclose(mask[kept], 1 / (1 - p), rtol=1e-15), (
+        f"{prefix}dropout_forward's mask holds {np.unique(mask[kept])[:4]} for kept units, expected 1 / (1 - p) = "
+        f"{1 / (1 - p):.6g}")
+    dropped = 1 - kept.mean()
+    assert abs(dropped - p) < 0.02, \
+        f"{prefix}dropout_forward dropped {dropped:.4f} of {mask.size} units, expected p = {p} (+-0.02)"
+    return out, mask
 
 
 @pytest.mark.graded("nn.dropout.dropout_forward")
 def test_dropout_forward(student):
     out, mask = dropout_case(student)
-    out = check.like(out, X, "dropout_forward's out")
-    assert np.allclose(out, np.where(KEEP, X / 0.7, 0), rtol=1e-15), "dropout_forward's out is not X * mask"
+    check.close(out, DROPOUT_X * mask, "dropout_forward's out (x times its mask)", 1e-14)
+    _, again = dropout_case(student)
+    check.equal(again, mask, "dropout_forward's mask from a generator in the same state")
+    _, other = dropout_case(student, seed=4)
+    assert not np.array_equal(other, mask), "dropout_forward's mask is the same for generators in other states"
     evaluated, _ = student.call("nn.dropout.dropout_forward", X, 0.3, np.random.default_rng(3), training=False)
     check.equal(evaluated, X, "dropout_forward(training=False)'s out")
 
 
 @pytest.mark.graded("nn.dropout.dropout_backward")
 def test_dropout_backward(student):
-    """Judged with this test's own mask: a forward whose output is all zeros makes no backward right."""
-    _, cache = dropout_case(student)
-    dout = np.random.default_rng(1).standard_normal(X.shape)
-    dx = check.like(student.call("nn.dropout.dropout_backward", dout, cache), X, "dropout_backward's dx")
-    assert np.allclose(dx, np.where(KEEP, dout / 0.7, 0), rtol=1e-15), \
-        "dropout_backward's dx is not dout through the units dropout_forward(X, 0.3, default_rng(3)) keeps, / 0.7"
+    """Judged with the mask held to the contract: a forward whose output is all zeros makes no backward right."""
+    _, mask = dropout_case(student, judged="dropout_backward's dx is judged through this mask")
+    dout = np.random.default_rng(1).standard_normal(DROPOUT_X.shape)
+    dx = student.call("nn.dropout.dropout_backward", dout, mask)
+    check.close(dx, dout * mask, "dropout_backward's dx (dout through the mask dropout_forward returned)", 1e-14)
 
 
 def batchnorm_case():
@@ -142,7 +173,7 @@ def test_batchnorm_forward(student, training):
     running_mean, running_var = student.put(mean), student.put(var)  # updated in place while training
     out, _ = check.results(student.call("nn.batchnorm.batchnorm_forward", x, gamma, beta, running_mean, running_var,
                                         training), "batchnorm_forward", 2)
-    check.close(out, expected.numpy(), "batchnorm_forward's out", 1e-12)
+    check.close(out, expected.numpy(), f"batchnorm_forward's out in {'training' if training else 'evaluation'} mode", 1e-12)
     check.close(student.get(running_mean), torch_mean.numpy(), "running_mean (updated in place)", 1e-13)
     check.close(student.get(running_var), torch_var.numpy(), "running_var (updated in place)", 1e-13)
 
@@ -217,9 +248,7 @@ def test_update_rule_step(student, name):
         expected.step()
     final = check.same_keys(student.get(params), initial, f"{name}'s params")
     for key, tensor in tensors.items():
-        expected_value = tensor.detach().numpy()
-        check.like(final[key], expected_value, f"params[{key!r}]")
-        assert np.allclose(final[key], expected_value, rtol=1e-12, atol=1e-15), f"params[{key!r}] differs from torch's"
+        check.close(final[key], tensor.detach().numpy(), f"{name}'s params[{key!r}] after 4 steps", 1e-11)
         check.equal(student.get(arrays[key]), final[key], f"params[{key!r}] (the array given, updated in place)")
 
 

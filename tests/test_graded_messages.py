@@ -1,47 +1,48 @@
-"""Failure messages teach: plausible mistakes, each graded, get a message naming the wrong output, its error, where
-it first differs and the case (instructor-only: it grades copies of the solution with mistakes planted)."""
+"""Failure messages teach: a held-out set of plausible mistakes (tests/plausible_mistakes.py), all graded at once,
+each gets a message naming the wrong output, its error in numbers (against the reference and, for a gradient,
+against finite differences), where it first differs and the case (instructor-only: it grades a copy of the
+solution with the mistakes planted)."""
+import re
 import sys
 
 import pytest
 
 from helpers.core import config
+from plausible_mistakes import MISTAKES, planted_code
 from test_graded_kinds import planted_copy
 
 sys.path.insert(0, str(config.REPO_ROOT / "scripts"))
 import grade  # scripts/grade.py
 
-MISTAKES = {  # a mistake students make -> (the function, what its failures must name)
-    "dx slightly off in batch norm's backward": ("nn/batchnorm.py", """
-        _batchnorm_backward = batchnorm_backward
-
-        def batchnorm_backward(dout, cache):
-            dx, dgamma, dbeta = _batchnorm_backward(dout, cache)
-            return dx * 1.01, dgamma, dbeta
-    """, "nn.batchnorm.batchnorm_backward", ["batchnorm_backward's dx in training mode",
-                                             "batchnorm_backward's dx in evaluation mode"]),
-    "the mean forgotten in the loss's gradient": ("nn/losses.py", """
-        _softmax_cross_entropy = softmax_cross_entropy
-
-        def softmax_cross_entropy(logits, y):
-            loss, dlogits = _softmax_cross_entropy(logits, y)
-            return loss, dlogits * len(logits)
-    """, "nn.losses.softmax_cross_entropy", ["softmax_cross_entropy's dlogits"]),
-}
+NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mistakes")
-    copy = planted_copy(root, {file: code for file, code, _, _ in MISTAKES.values()})
-    return grade.grade(copy, hidden=None, only=",".join(function for _, _, function, _ in MISTAKES.values()))
+    copy = planted_copy(tmp_path_factory.mktemp("mistakes"), planted_code())
+    return grade.grade(copy, only=",".join(sorted({m.function for m in MISTAKES.values()})))
 
 
-@pytest.mark.parametrize("mistake", list(MISTAKES))
-def test_a_plausible_mistake_is_told_which_output_is_wrong_by_how_much_and_where(graded, mistake):
-    _, _, function, outputs = MISTAKES[mistake]
-    messages = [r["message"] for r in graded.values() if r["function"] == function and not r["passed"]]
-    assert messages, f"{mistake}: no graded test of {function} failed"
-    for output in outputs:
-        told = [m for m in messages if output in m]
-        assert told, f"{mistake}: no failure names {output!r}: {messages}"
-        assert all("max relative error" in m and "first differs at [" in m and "float64, shape (" in m for m in told), told
+def test_the_mistakes_are_many_and_each_targets_its_own_function():
+    functions = [mistake.function for mistake in MISTAKES.values()]
+    assert len(MISTAKES) >= 10 and len(set(functions)) == len(functions)
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_a_plausible_mistake_is_told_which_output_is_wrong_by_how_much_and_where(graded, name):
+    mistake = MISTAKES[name]
+    tests = [r for r in graded.values() if r["function"] == mistake.function]
+    failed = [r for r in tests if not r["passed"]]
+    assert failed, f"{name}: no graded test of {mistake.function} failed"
+    assert all(r["hidden"] for r in failed) == mistake.hidden, f"{name}: {[r['hidden'] for r in failed]}"
+    messages = [r["message"] for r in failed]
+    for output in mistake.outputs:
+        told = [r for r in failed if output in r["message"]]
+        assert told, f"{name}: no failure names {output!r}: {messages}"
+        shown = [r for r in told if not r["hidden"]] or told  # what the student reads (all hidden: the instructor)
+        for record in told:
+            message = record["message"]
+            missing = [words for words in mistake.says if words not in message] if record in shown else []
+            assert not missing and NUMBER.search(message.split(output, 1)[1]), f"{name}: {missing} in {message}"
+    wrongly_named = [m for m in messages for right in mistake.passes if right in m]
+    assert wrongly_named == [], f"{name}: a failure names an output that is right: {wrongly_named}"

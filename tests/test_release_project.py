@@ -8,7 +8,9 @@ each with the stub's message naming the function. Every file of the release is o
 What CI runs: the README's unit-test command (``python -m pytest tests -q``), once on each copy of
 the default level (derive), without the notebooks; for the guided level, which differs in docstrings,
 stub messages and the README only, the same command on the lint and docs tests of its stubbed copy (``make test``'s nbval pass over the release would double CI's time; the
-notebooks of a release are run by tests/test_release.py up to their first stub).
+notebooks of a release are run by tests/test_release.py up to their first stub). The correct copy runs
+only the test files that fail on the stubs (the others ran no graded function and passed on the same files;
+see ``FreshRuns``), and the guided run goes beside the stubs' run.
 """
 import ast
 import json
@@ -45,21 +47,84 @@ def readme_test_command(out):
     return found.group(1).split()
 
 
-def run_in_fresh_copy(out, tmp_path, *only):
-    """The README's test command in a copy of ``out`` (as a student's clone: no caches, no artifacts),
-    with this Python standing for the student's environment and the copy's own packages first.
-    Returns the finished process and ``[{nodeid, outcome, message}]`` from pytest's JUnit XML."""
-    copy = tmp_path / "fresh"
+def start_in_fresh_copy(out, folder, *only):
+    """Start the README's test command in a copy of ``out`` (as a student's clone: no caches, no artifacts), with
+    this Python standing for the student's environment and the copy's own packages first; :func:`finish` awaits it."""
+    copy = folder / "fresh"
     shutil.copytree(out, copy)
     command = readme_test_command(copy)
     if only:  # the README's command on some of its test files
         command = [part for part in command if part != "tests"] + list(only)
-    report = tmp_path / "report.xml"
+    report = folder / "report.xml"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BUNDLE_", "PYTEST_", "NBVAL"))}
     env.update(PYTHONPATH=str(copy), FEATURE_WEIGHTS="random", PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run([sys.executable, *command[1:], "-p", "no:xdist", f"--junitxml={report}"],
-                          cwd=copy, env=env, capture_output=True, text=True, timeout=1500)
+    with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
+        process = subprocess.Popen([sys.executable, *command[1:], "-p", "no:xdist", f"--junitxml={report}"],
+                                   cwd=copy, env=env, stdout=stdout, stderr=stderr, text=True)
+    return process, folder
+
+
+def finish(started, timeout=1500):
+    """The finished process of :func:`start_in_fresh_copy` (its output as ``stdout`` and ``stderr``) and
+    ``[{nodeid, outcome, message}]`` from pytest's JUnit XML."""
+    process, folder = started
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    done = subprocess.CompletedProcess(process.args, process.returncode, (folder / "stdout").read_text(),
+                                       (folder / "stderr").read_text())
+    report = folder / "report.xml"
     return done, outcomes(report) if report.exists() else []
+
+
+def stub_failure_files(outcomes):
+    """The test files in which some test failed on the stubs: those that run a graded function."""
+    return sorted({o["nodeid"].split("::")[0] for o in outcomes if o["outcome"] == "failed"})
+
+
+class FreshRuns:
+    """The README's unit-test command once over the whole stubbed release and once over the correct copy's files
+    that run a graded function, and the guided release's lint and docs tests (started beside the stubs' run).
+
+    The correct copy differs from the stubs only in the graded functions' bodies, so a test file with no failure on
+    the stubs runs no graded function: it passed there, on the same files, and it is not run again. The correct
+    copy runs every file with a stub failure, and the lint test (its own check of the files that differ).
+    """
+
+    def __init__(self, stubs, plain, root):
+        self.plain, self.root, self.done = plain, root, {}
+        self.guided = root / "guided-release"
+        self.regions = release.build(self.guided, level="guided")
+        self.started = {name: start_in_fresh_copy(out, self._folder(name), *only) for name, out, only in (
+            ("stubs", stubs, ()), ("guided", self.guided, ("tests/test_lint.py", "tests/test_docs.py")))}
+
+    def _folder(self, name):
+        (self.root / name).mkdir()
+        return self.root / name
+
+    def result(self, name):
+        if name == "plain" and name not in self.started:
+            files = stub_failure_files(self.result("stubs")[1])
+            self.started[name] = start_in_fresh_copy(self.plain, self._folder(name),
+                                                     *sorted({*files, "tests/test_lint.py"}))
+        if name not in self.done:
+            self.done[name] = finish(self.started[name])
+        return self.done[name]
+
+    def close(self):
+        for process, _ in self.started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(releases, tmp_path_factory):
+    runs = FreshRuns(*releases, tmp_path_factory.mktemp("fresh"))
+    yield runs
+    runs.close()
 
 
 def outcomes(report):
@@ -142,17 +207,18 @@ def test_the_readme_opens_with_its_own_set_up_and_test_commands(releases):
         assert command in head, command
 
 
-def test_the_readme_test_command_passes_on_a_correct_copy(releases, tmp_path):
-    _, plain = releases
-    done, outcomes = run_in_fresh_copy(plain, tmp_path)
+def test_the_readme_test_command_passes_on_a_correct_copy(fresh_runs):
+    done, outcomes = fresh_runs.result("plain")
+    ran = {o["nodeid"].split("::")[0] for o in outcomes}
+    assert set(stub_failure_files(fresh_runs.result("stubs")[1])) <= ran, "a file that runs a graded function was not run"
     failed = [o["nodeid"] for o in outcomes if o["outcome"] == "failed"]
     assert done.returncode == 0 and not failed, (failed, done.stdout[-4000:], done.stderr[-2000:])
     assert any(o["nodeid"].startswith("tests/test_lint.py") and o["outcome"] == "passed" for o in outcomes)
 
 
-def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function_runs(releases, tmp_path):
-    stubs, regions = releases[0], release.find_markers(release.marked_sources())[0]
-    done, outcomes = run_in_fresh_copy(stubs, tmp_path)
+def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function_runs(fresh_runs):
+    regions = release.find_markers(release.marked_sources())[0]
+    done, outcomes = fresh_runs.result("stubs")
     failed = [o for o in outcomes if o["outcome"] == "failed"]
     assert done.returncode == 1 and failed, done.stdout[-3000:]
     names = {region.name for region in regions}
@@ -161,9 +227,8 @@ def test_the_readme_test_command_fails_on_the_stubs_only_where_a_graded_function
     assert other == []
 
 
-def test_the_guided_release_passes_its_own_lint_and_docs_tests(tmp_path):
-    guided = tmp_path / "guided"
-    regions = release.build(guided, level="guided")
+def test_the_guided_release_passes_its_own_lint_and_docs_tests(fresh_runs):
+    guided, regions = fresh_runs.guided, fresh_runs.regions
     assert all(region.hint in (guided / region.file).read_text() for region in regions)
-    done, results = run_in_fresh_copy(guided, tmp_path, "tests/test_lint.py", "tests/test_docs.py")
+    done, results = fresh_runs.result("guided")
     assert done.returncode == 0 and results and all(r["outcome"] != "failed" for r in results), done.stdout[-3000:]

@@ -166,14 +166,20 @@ def conv2d_backward(dout, cache, need_dx=True):
 
 
 # ----------------------------------------------------------------------------- pooling
-def _pool_windows(x, size, stride):
-    """Views ``x[:, :, i + stride*oh, j + stride*ow]`` for every window offset (i, j), row-major."""
+def _check_pool_arguments(x, size, stride):
+    """Raise ValueError naming x, size or stride unless the ``size x size`` window fits x (N, C, H, W)."""
     _check_images(x)
     _check_int_at_least(size, "size")
     _check_int_at_least(stride, "stride")
     height, width = x.shape[2:]
     if size > height or size > width:
         raise ValueError(f"size={size}: the pooling window does not fit the {height}x{width} input")
+
+
+def _pool_windows(x, size, stride):
+    """Views ``x[:, :, i + stride*oh, j + stride*ow]`` for every window offset (i, j), row-major."""
+    _check_pool_arguments(x, size, stride)
+    height, width = x.shape[2:]
     out_h, out_w = conv_output_size(height, size, stride), conv_output_size(width, size, stride)
     offsets = [(i, j) for i in range(size) for j in range(size)]
     views = [x[:, :, _taps(i, stride, out_h), _taps(j, stride, out_w)] for i, j in offsets]
@@ -199,8 +205,9 @@ def maxpool2d_forward(x, size=2, stride=2):
     as PyTorch does on the CPU. NaNs get no special treatment.
     Raises: ValueError naming x, size or stride when wrong (checked before the part to write).
     """
-    offsets, views = _pool_windows(x, size, stride)
+    _check_pool_arguments(x, size, stride)
     ### BEGIN SOLUTION: return (out, cache): the maximum of each window (views from _pool_windows), and which element won it (the first maximum on ties)
+    offsets, views = _pool_windows(x, size, stride)
     out = views[0].copy()
     index_type = np.min_scalar_type(len(offsets) - 1).type
     winner = np.zeros(out.shape, dtype=index_type)  # offset index of each window's maximum
@@ -213,11 +220,13 @@ def maxpool2d_forward(x, size=2, stride=2):
 
 
 def maxpool2d_backward(dout, cache):
-    """Gradient of maxpool2d_forward: each window's gradient goes to the one element that won it.
+    """Gradient of maxpool2d_forward with respect to x.
 
     Inputs: dout of the forward output's shape; cache from maxpool2d_forward.
-    Returns dx of x's shape, in dout's dtype (overlapping windows add up).
+    Returns dx of x's shape, in dout's dtype; on ties the maximum is the element maxpool2d_forward chose.
     Raises: ValueError naming ``dout`` unless it has the forward output's shape (``_check_dout``).
+
+    Each window's gradient goes to the one element that won it; overlapping windows add up.
     """
     ### BEGIN SOLUTION: return dx: each window's gradient routed to the element that won its maximum
     winner, offsets, x_shape, stride = cache
@@ -234,8 +243,9 @@ def avgpool2d_forward(x, size=2, stride=2):
     Returns (out, cache): out (N, C, OH, OW) of x's dtype; cache, what avgpool2d_backward needs.
     Raises: ValueError naming x, size or stride when wrong (checked before the part to write).
     """
-    offsets, views = _pool_windows(x, size, stride)
+    _check_pool_arguments(x, size, stride)
     ### BEGIN SOLUTION: return (out, cache): the mean of each window (views from _pool_windows)
+    offsets, views = _pool_windows(x, size, stride)
     out = views[0].copy()
     for view in views[1:]:
         out += view
@@ -245,11 +255,13 @@ def avgpool2d_forward(x, size=2, stride=2):
 
 
 def avgpool2d_backward(dout, cache):
-    """Gradient of avgpool2d_forward: each window's gradient shared equally by its ``size * size`` elements.
+    """Gradient of avgpool2d_forward with respect to x.
 
     Inputs: dout of the forward output's shape; cache from avgpool2d_forward.
-    Returns dx of x's shape, in dout's dtype (overlapping windows add up).
+    Returns dx of x's shape, in dout's dtype.
     Raises: ValueError naming ``dout`` unless it has the forward output's shape (``_check_dout``).
+
+    Each window's gradient is shared equally by its ``size * size`` elements; overlapping windows add up.
     """
     ### BEGIN SOLUTION: return dx: each window's gradient shared equally among its elements
     out_shape, offsets, x_shape, stride = cache

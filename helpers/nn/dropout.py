@@ -17,16 +17,17 @@ def dropout_forward(x, p, rng, training=True):
 
     Inputs:
     - x: float array of any shape; p: the drop probability, in [0, 1)
-    - rng: a ``np.random.Generator``; the mask takes x.size uniform draws in [0, 1) of x's dtype
-      from it, in x's shape and order, and keeps the units whose draw is >= p
+    - rng: a ``np.random.Generator``, the mask's only source of randomness: a generator in the
+      same state gives the same mask; each unit is dropped independently with probability p
     - training: False (evaluation) turns dropout off
 
     Returns (out, mask): mask, the factor of each unit (0 where dropped, the same for every kept
     unit, so that out's expectation is x) and out, x times its mask, both of x's shape and dtype;
     in evaluation or with p == 0, (x itself, None).
 
-    The draws are one ``rng.random(x.shape, dtype=x.dtype)`` call; ``out = x * mask`` with
-    ``mask = keep / (1 - p)``.
+    The mask of this solution (and of PyTorch's twin in tests/test_dropout.py) takes its draws
+    from one ``rng.random(x.shape, dtype=x.dtype)`` call and keeps the units whose draw is >= p;
+    ``out = x * mask`` with ``mask = keep / (1 - p)``.
 
     Raises: ValueError naming ``p`` unless 0 <= p < 1.
     """
@@ -42,11 +43,12 @@ def dropout_forward(x, p, rng, training=True):
 
 
 def dropout_backward(dout, cache):
-    """Gradient of dropout_forward.
+    """Gradient of dropout_forward with respect to x.
 
     Inputs: dout of x's shape; cache, the mask dropout_forward returned (or None).
-    Returns dx of x's shape and dtype: dout through the kept units, scaled like them; with a
-    None cache, dout itself (the same array).
+    Returns dx of x's shape and dtype; with a None cache, dout itself (the same array).
+
+    dx is dout through the kept units, scaled like them.
     """
     ### BEGIN SOLUTION: return dx: the gradient through the kept units, scaled like them (dout unchanged when cache is None)
     return dout if cache is None else dout * cache

@@ -55,10 +55,12 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """Gradient of ``max(x, 0)``.
+    """Gradient of ``max(x, 0)`` with respect to x.
 
     Inputs: dout of x's shape; cache from relu_forward.
-    Returns dx: dout where x > 0, 0 elsewhere (x's shape and dtype).
+    Returns dx of x's shape and dtype (at x == 0 the gradient taken is 0, as PyTorch's).
+
+    dx is dout where x > 0, 0 elsewhere.
     """
     ### BEGIN SOLUTION: return dx: dout where the input was positive, 0 elsewhere
     return dout * (cache > 0)

@@ -129,7 +129,9 @@ def test_maxpool_gives_a_tied_window_gradient_to_one_element(student):
     _, cache = check.results(student.call("nn.conv.maxpool2d_forward", np.ones((1, 1, 2, 2)), 2, 2), "maxpool2d_forward", 2)
     dx = check.array(student.call("nn.conv.maxpool2d_backward", np.array([[[[5.0]]]]), cache), "maxpool2d_backward's dx",
                      (1, 1, 2, 2))
-    assert dx.sum() == 5.0 and (dx != 0).sum() == 1 and dx[0, 0, 0, 0] == 5.0
+    assert dx.sum() == 5.0 and (dx != 0).sum() == 1 and dx[0, 0, 0, 0] == 5.0, (
+        f"maxpool2d_backward's dx for one window of four tied maxima is {dx.ravel().tolist()}, expected 5.0 on one "
+        "element (the first maximum) and 0 on the others")
 
 
 @pytest.mark.graded("nn.layers.linear_backward")
