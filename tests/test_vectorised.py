@@ -4,6 +4,7 @@ pixels (a loop over the kernel's rows and columns, or over window offsets, is fi
 Checked without a clock: the number of Python lines the pass runs in helpers/ (traced) does not grow with the
 batch or the image size, which it would with a loop over either.
 """
+import gc
 import sys
 from pathlib import Path
 
@@ -17,7 +18,10 @@ HELPERS = str(Path(helpers.__file__).resolve().parent)
 
 
 def lines_run(function, *args, **kwargs):
-    """How many lines of helpers/ ``function(*args, **kwargs)`` runs (Python's trace events), and its result."""
+    """How many lines of helpers/ ``function(*args, **kwargs)`` runs (Python's trace events), and its result.
+
+    The garbage collector is off meanwhile: a collection could run some earlier object's finaliser (a
+    progress bar's close, say) inside the traced call and count lines the function never ran."""
     count = 0
 
     def trace(frame, event, arg):
@@ -28,11 +32,15 @@ def lines_run(function, *args, **kwargs):
             count += 1
         return trace
 
+    collecting = gc.isenabled()
+    gc.disable()
     sys.settrace(trace)
     try:
         result = function(*args, **kwargs)
     finally:
         sys.settrace(None)
+        if collecting:
+            gc.enable()
     return count, result
 
 
