@@ -15,18 +15,23 @@ device inside the forward pass:
   convolutions, and bf16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX,
   through oneDNN); elsewhere bf16 is emulated and slower than fp32, so ``precision="auto"``
   keeps fp32 there. bf16 features agree with fp32 ones to a cosine similarity above 0.999.
-* **Compiled backbone.** ``backend="compiled"`` runs the prepared backbone through
-  ``torch.compile`` (inductor, with weight freezing); it needs a C++ compiler, and compiling
-  takes seconds to a minute (torch caches the result), so ``backend="auto"`` compiles only for
-  at least ``COMPILE_MIN_IMAGES`` images on the CPU when a compiler is found, and otherwise
-  says so and stays eager. If compiling fails, extraction announces it and goes on eagerly.
+* **Compiled paths.** ``backend="compiled"`` runs preprocessing and the prepared backbone as one
+  ``torch.compile`` (inductor) graph, so scaling, normalising, resizing and the bf16 cast fuse into
+  one pass. It tries the paths of :data:`PATHS` fastest first: ``compiled-frozen`` (inductor's
+  weight freezing: weights become constants and the convolutions oneDNN-prepacked, fused with their
+  ReLU and residual add; on AMX CPUs this is where oneDNN's AMX bf16 kernels come in), then
+  ``compiled`` (no freezing), then ``eager``; each failure is announced and steps down a path. It
+  needs a C++ compiler, and compiling takes seconds to a minute (torch caches the result), so
+  ``backend="auto"`` compiles only for at least ``COMPILE_MIN_IMAGES`` images on the CPU when a
+  compiler is found, and otherwise says so and stays eager. The path in use is announced with the
+  CPU's instruction set and bf16 unit (:func:`helpers.core.device.describe_cpu`).
 * **Weights.** ``"imagenet"`` (torchvision's IMAGENET1K_V1 through the usual torch hub cache,
   ``$TORCH_HOME/hub/checkpoints``), a path to a ResNet18 state_dict (such as the downloaded
   ``resnet18-f37072fd.pth``), or ``"random"``, only when asked for by that word, and always
   announced loudly.
 
 :func:`helpers.features.cache.cached_features` stores the result under ``artifacts/cache/features/<key>/``, where the
-key names the images (sha256 of their bytes), the weights, the resolution and the precision.
+key names the images (sha256 of their bytes), the weights, the resolution, the precision and the path.
 Extraction proceeds in chunks written atomically with a manifest, so an interrupted run resumes
 where it stopped; a damaged chunk is recomputed, never trusted.
 """
