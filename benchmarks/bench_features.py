@@ -102,12 +102,13 @@ def openvino_runner(weights: str, precision: str, batch_size: int):
 
 
 def interleaved_img_s(runners: dict, images: np.ndarray, rounds: int) -> dict[str, float]:
-    """Each runner's best rate over ``rounds`` rounds, the runners taking turns within each round."""
-    best = dict.fromkeys(runners, 0.0)
+    """Each runner's best rate over ``rounds`` rounds, the runners taking turns within each round (the
+    order rotated round by round, so no runner always follows the same one)."""
+    best, names = dict.fromkeys(runners, 0.0), list(runners)
     for round_ in range(rounds):
-        for name, run in runners.items():
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
             start = time.perf_counter()
-            run(images)
+            runners[name](images)
             best[name] = max(best[name], len(images) / (time.perf_counter() - start))
         print(f"round {round_ + 1}: " + ", ".join(f"{name} {rate:.1f}" for name, rate in best.items()), flush=True)
     return best
@@ -148,8 +149,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default=os.environ.get("FEATURE_WEIGHTS", "random"),
                         help="imagenet, random or a ResNet18 .pth file (default: FEATURE_WEIGHTS, else random)")
-    parser.add_argument("-n", type=int, default=1024, help="number of test images per round (default 1024)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each path's best counts")
+    parser.add_argument("-n", type=int, default=384, help="number of test images per round (default 384)")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds; each path's best counts")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size of the helper paths (default 64)")
     parser.add_argument("--openvino", action="store_true", help="add OpenVINO to the comparison, if importable")
     return parser.parse_args()
@@ -182,7 +183,7 @@ def main() -> None:
     print(f"{len(images)} CIFAR-10 test images per round, weights: {describe_weights(args.weights)}")
     machine = describe_machine(device, precision)
     gflop_s_before = gemm_gflop_s(device, precision)  # the ceiling before and after the helpers: the best counts
-    baseline = baseline_img_s(images[:256], load_backbone(args.weights, device)[0], device)
+    baseline = baseline_img_s(images[:128], load_backbone(args.weights, device)[0], device)
     print(f"baseline per-image loop: {baseline:7.1f} img/s")
     runners, first = {}, {}
     for path in PATHS if cxx_compiler() else ("eager",):

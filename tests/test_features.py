@@ -412,16 +412,19 @@ def test_auto_backend_compiles_only_large_cpu_jobs_and_says_why_when_it_cannot(m
         resolve_backend("jit", cpu, 1)
 
 
+def broken_compile(message: str):
+    """A stand-in for torch.compile whose compiled models raise RuntimeError(message) when called."""
+    def compile_(model, **kwargs):
+        def compiled(x):
+            raise RuntimeError(message)
+        return compiled
+    return compile_
+
+
 def test_a_failing_compiler_steps_down_every_path_to_the_eager_features(monkeypatch, capfd):
     images = random_images(5)
     eager = extract_features(images, "random", resolution=SMALL, backend="eager", progress=False)
-
-    def broken_compile(model, **kwargs):
-        def compiled(x):
-            raise RuntimeError("InductorError: C++ compile error\nmore detail")
-        return compiled
-
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", broken_compile("InductorError: C++ compile error\nmore detail"))
     fallback = extract_features(images, "random", resolution=SMALL, backend="compiled", progress=False)
     assert np.array_equal(fallback, eager)
     err = capfd.readouterr().err
@@ -476,13 +479,7 @@ def test_a_path_failing_part_way_recomputes_the_chunk_on_one_path(monkeypatch):
 def test_cache_entries_tell_the_paths_apart_and_a_step_down_is_stored_as_such(monkeypatch, count_extracted):
     images = random_images(6)
     eager = cached_features(images, "random", resolution=SMALL, backend="eager", progress=False)
-
-    def broken_compile(model, **kwargs):
-        def compiled(x):
-            raise RuntimeError("no compiler")
-        return compiled
-
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", broken_compile("no compiler"))
     again = cached_features(images, "random", resolution=SMALL, backend="compiled", progress=False)
     assert np.array_equal(again, eager) and count_extracted == [6]  # stepped down to eager: the eager entry
     names = [folder.name for folder in feature_folders()]
@@ -495,3 +492,12 @@ def test_cache_entries_tell_the_paths_apart_and_a_step_down_is_stored_as_such(mo
 def test_the_path_is_announced_with_the_cpu(capfd):
     extract_features(random_images(2), "random", resolution=SMALL, backend="eager", progress=True)
     assert re.search(r"features: eager path, (bf16|fp32) on cpu \(\w+, ", capfd.readouterr().out)
+
+
+def test_the_cpu_description_names_the_bf16_unit_and_missing_bf16_keeps_fp32(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert "AMX" in device_policy.describe_cpu()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert "no native bf16" in device_policy.describe_cpu()
+    assert device_policy.resolve_precision("auto", torch.device("cpu")) == "fp32"
