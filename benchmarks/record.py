@@ -19,7 +19,7 @@ from helpers.core import config
 from helpers.core.runtime import commit, environment
 
 # CPU features that decide which kernels torch and the BLAS can use
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
 
 
 def cpu_flags() -> list[str]:
@@ -55,13 +55,15 @@ def ceiling(label: str, value: float, unit: str, reached: float) -> dict:
 
 
 def write(name: str, *, title: str, helper: dict, baseline: dict, settings: dict, figures: list[dict],
-          target: str | None = None, hardware_ceiling: dict | None = None) -> Path:
-    """Write the record of benchmark ``name``; ``ratio`` is helper / baseline (see the units: s or img/s)."""
+          target: str | None = None, hardware_ceiling: dict | None = None, extra: dict | None = None) -> Path:
+    """Write the record of benchmark ``name``; ``ratio`` is helper / baseline (see the units: s or img/s).
+    ``extra``: more keys for the record (a profile, ...), which the report leaves out."""
     record = {
         "benchmark": name, "title": title, "helper": helper, "baseline": baseline,
         "ratio": helper["value"] / baseline["value"], "target": target, "ceiling": hardware_ceiling,
         "figures": figures, "settings": settings, "machine": machine(), "commit": commit(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average": load_average(),
+        **(extra or {}),
     }
     folder = config.artifacts_root() / "benchmarks"
     folder.mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,19 @@ def benchmarks_page(records: list[dict], source: str) -> str:
             lines += ["| figure | value |", "|---|---|"]
             lines += [f"| {figure.get('label', '')} | {format_value(figure.get('value'), figure.get('unit', ''))} |"
                       for figure in record.get("figures") or [] if isinstance(figure, dict)]
+            lines += profile_table(record.get("op_profile"))
     return "\n".join(lines) + "\n"
+
+
+def profile_table(profile) -> list[str]:
+    """A record's per-operator profile (torch.profiler, top operators by self CPU time), if it has one."""
+    if not isinstance(profile, list) or not profile:
+        return []
+    lines = ["", "Top operators by self CPU time (torch.profiler, one batch):", "",
+             "| operator | self CPU | share | calls |", "|---|---|---|---|"]
+    return lines + [f"| `{row.get('op', '?')}` | {format_value(row.get('self_cpu_ms'), 'ms')} | "
+                    f"{format_value(row.get('share'))} | {row.get('calls', '-')} |"
+                    for row in profile if isinstance(row, dict)]
 
 
 # ----------------------------------------------------------------------------- the main job

@@ -5,6 +5,7 @@ Most tests use random weights and a small resolution; the ones that need real ph
 offline copy and are skipped without either.
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,8 +25,9 @@ from helpers.core.device import (COMPILE_MIN_IMAGES, cpu_supports_bf16, cxx_comp
                                  resolve_precision)
 from helpers.data.datasets import load_cifar10
 from helpers.features import weights as feature_weights
-from helpers.features.cache import cached_features
-from helpers.features.extract import IMAGENET_MEAN, IMAGENET_STD, Extractor, extract_features, preprocess
+from helpers.features.cache import cache_entry, cached_features
+from helpers.features.extract import (IMAGENET_MEAN, IMAGENET_STD, Extractor, extract_features, preprocess,
+                                      progress_bar)
 from helpers.features.weights import (IMAGENET_FILE, IMAGENET_SHA256_PREFIX, WeightsError, announce_random_weights,
                                       describe_weights, load_backbone, weights_kind)
 from helpers.store import artifacts
@@ -292,7 +294,7 @@ CHILD = textwrap.dedent("""
     import sys
     import time
     import numpy as np
-    from helpers.features.cache import cached_features
+    from helpers.features.cache import cache_entry, cached_features
     from helpers.features.extract import Extractor
 
     real_call = Extractor.__call__
@@ -410,16 +412,92 @@ def test_auto_backend_compiles_only_large_cpu_jobs_and_says_why_when_it_cannot(m
         resolve_backend("jit", cpu, 1)
 
 
-def test_a_failing_compiler_falls_back_to_the_eager_features(monkeypatch, capfd):
+def broken_compile(message: str):
+    """A stand-in for torch.compile whose compiled models raise RuntimeError(message) when called."""
+    def compile_(model, **kwargs):
+        def compiled(x):
+            raise RuntimeError(message)
+        return compiled
+    return compile_
+
+
+def test_a_failing_compiler_steps_down_every_path_to_the_eager_features(monkeypatch, capfd):
     images = random_images(5)
     eager = extract_features(images, "random", resolution=SMALL, backend="eager", progress=False)
-
-    def broken_compile(model, **kwargs):
-        def compiled(x):
-            raise RuntimeError("InductorError: C++ compile error\nmore detail")
-        return compiled
-
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", broken_compile("InductorError: C++ compile error\nmore detail"))
     fallback = extract_features(images, "random", resolution=SMALL, backend="compiled", progress=False)
     assert np.array_equal(fallback, eager)
-    assert "torch.compile failed (RuntimeError: InductorError: C++ compile error): extracting eagerly" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert ("torch.compile failed on path compiled-frozen (RuntimeError: InductorError: C++ compile error): "
+            "extracting with compiled instead") in err
+    assert "failed on path compiled (RuntimeError: InductorError: C++ compile error): extracting with eager" in err
+
+
+def test_a_failing_freezing_steps_down_to_compiled_without_it(monkeypatch, capfd):
+    """Freezing fails (say oneDNN cannot prepack here): the unfrozen compiled path takes over, announced."""
+    images = random_images(5)
+    real_compile, freezing_seen = torch.compile, []
+
+    def compile_refusing_freezing(model, **kwargs):
+        compiled = real_compile(model, **kwargs)
+
+        def run(x):
+            freezing_seen.append(torch._inductor.config.freezing)
+            if torch._inductor.config.freezing:
+                raise RuntimeError("freezing: cannot prepack")
+            return compiled(x)
+        return run
+
+    monkeypatch.setattr(torch, "compile", compile_refusing_freezing)
+    extractor = Extractor(load_backbone("random", torch.device("cpu"))[0], torch.device("cpu"), "fp32", SMALL, 4, "compiled")
+    assert extractor.warm_up(announce=True) == "compiled" and freezing_seen[:2] == [True, False]
+    features = extractor(images, progress_bar(5, False, ""))
+    out, err = capfd.readouterr()
+    assert "failed on path compiled-frozen (RuntimeError: freezing: cannot prepack): extracting with compiled" in err
+    assert "features: compiled path, fp32 on cpu" in out
+    eager = extract_features(images, "random", resolution=SMALL, backend="eager", precision="fp32", progress=False)
+    np.testing.assert_allclose(features, eager, rtol=1e-3, atol=1e-3 * np.abs(eager).max())
+
+
+def test_a_path_failing_part_way_recomputes_the_chunk_on_one_path(monkeypatch):
+    extractor = Extractor(load_backbone("random", torch.device("cpu"))[0], torch.device("cpu"), "fp32", SMALL, 2, "eager")
+    calls = []
+    real = extractor._features
+
+    def flaky(batch):  # the first batch made on the (pretended) frozen path, then a step down to eager
+        calls.append(len(batch))
+        extractor.path = "eager"
+        out = real(batch)
+        extractor.path = "compiled-frozen" if len(calls) == 1 else "eager"
+        return out
+
+    monkeypatch.setattr(extractor, "_features", flaky)
+    extractor(random_images(4), progress_bar(4, False, ""))
+    assert len(calls) == 4  # 2 batches, then all of them again on the path that works
+
+
+def test_cache_entries_tell_the_paths_apart_and_a_step_down_is_stored_as_such(monkeypatch, count_extracted):
+    images = random_images(6)
+    eager = cached_features(images, "random", resolution=SMALL, backend="eager", progress=False)
+    monkeypatch.setattr(torch, "compile", broken_compile("no compiler"))
+    again = cached_features(images, "random", resolution=SMALL, backend="compiled", progress=False)
+    assert np.array_equal(again, eager) and count_extracted == [6]  # stepped down to eager: the eager entry
+    names = [folder.name for folder in feature_folders()]
+    assert len(names) == 1 and "-eager-" in names[0]
+    _, frozen = cache_entry(images, "random", "bf16", "compiled-frozen", SMALL)
+    _, unfrozen = cache_entry(images, "random", "bf16", "compiled", SMALL)
+    assert len({frozen, unfrozen, feature_folders()[0]}) == 3
+
+
+def test_the_path_is_announced_with_the_cpu(capfd):
+    extract_features(random_images(2), "random", resolution=SMALL, backend="eager", progress=True)
+    assert re.search(r"features: eager path, (bf16|fp32) on cpu \(\w+, ", capfd.readouterr().out)
+
+
+def test_the_cpu_description_names_the_bf16_unit_and_missing_bf16_keeps_fp32(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert "AMX" in device_policy.describe_cpu()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert "no native bf16" in device_policy.describe_cpu()
+    assert device_policy.resolve_precision("auto", torch.device("cpu")) == "fp32"

@@ -47,6 +47,16 @@ def cpu_supports_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and native
 
 
+def describe_cpu() -> str:
+    """What decides the fastest path here: the ISA torch dispatches to and how bf16 is computed."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    if getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)():
+        return f"{capability}, bf16 on AMX tiles through oneDNN"
+    if cpu_supports_bf16():
+        return f"{capability}, native bf16 (AVX512-BF16) through oneDNN"
+    return f"{capability}, no native bf16: fp32 unless asked"
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     """'fp32' or 'bf16': forced values as given; 'auto' picks bf16 where the hardware runs it natively."""
     if precision not in PRECISIONS:

@@ -1,7 +1,10 @@
 """The feature cache: :func:`helpers.features.extract.extract_features`, stored by content and resumable.
 
 :func:`cached_features` stores the result under ``<cache>/features/<key>/``, where the key names the
-images (sha256 of their bytes), the weights, the resolution and the precision. Extraction proceeds
+images (sha256 of their bytes), the weights, the resolution, the precision and the path that computes
+them (:data:`helpers.features.extract.PATHS`: compiled with frozen weights, compiled, eager; their bf16
+roundings differ, so each has its own entry, and a path that fails and steps down stores its features
+under the path that made them). Extraction proceeds
 in chunks written atomically with a manifest, so an interrupted run resumes where it stopped; a
 damaged chunk is recomputed, never trusted.
 """
@@ -16,7 +19,7 @@ import numpy as np
 import torch
 
 from helpers.core import config
-from helpers.features.extract import FEATURE_DIM, Extractor, prepare, progress_bar, check_int
+from helpers.features.extract import FEATURE_DIM, Extractor, check_int, planned_path, prepare, progress_bar
 from helpers.features.weights import announce_random_weights, backbone, weights_id, weights_source
 from helpers.store import artifacts
 
@@ -46,12 +49,12 @@ def _remove(file: Path) -> None:
     artifacts.manifest_path(file).unlink(missing_ok=True)
 
 
-def cache_entry(images: np.ndarray, weights, precision: str, backend: str, resolution: int) -> tuple[dict, Path]:
-    """``(key, folder)``: what the features depend on, and the cache folder named after it."""
-    key = {"weights_id": weights_id(weights), "precision": precision, "backend": backend, "resolution": resolution,
+def cache_entry(images: np.ndarray, weights, precision: str, path: str, resolution: int) -> tuple[dict, Path]:
+    """``(key, folder)``: what the features depend on (``path``: one of PATHS), and the cache folder named after it."""
+    key = {"weights_id": weights_id(weights), "precision": precision, "backend": path, "resolution": resolution,
            "n": len(images), "images_sha256": images_sha256(images)}
     folder = config.cache_dir() / "features" / "-".join([
-        key["weights_id"].replace(":", "_"), f"r{resolution}", precision, backend, f"n{len(images)}",
+        key["weights_id"].replace(":", "_"), f"r{resolution}", precision, path, f"n{len(images)}",
         key["images_sha256"][:16],
     ])
     return key, folder
@@ -68,8 +71,9 @@ def _load_final(final: Path, key: dict, rows: int) -> np.ndarray | None:
     return features
 
 
-def _chunks(images, key, folder, chunk_size, make_extractor, progress) -> list[np.ndarray]:
-    """Every chunk's features: verified from an earlier run, else extracted now and saved at once."""
+def _chunks(images, key, folder, chunk_size, extractor, progress) -> list[np.ndarray]:
+    """Every chunk's features: verified from an earlier run, else extracted now and saved at once
+    (under the path that made them: a chunk whose path stepped down is not taken for this key's)."""
     starts = range(0, len(images), chunk_size)
     chunks = [folder / f"chunk-{i:05d}.npz" for i in range(len(starts))]
     parts = [_load_verified(file, {**key, "start": start}, len(images[start:start + chunk_size]))
@@ -78,13 +82,13 @@ def _chunks(images, key, folder, chunk_size, make_extractor, progress) -> list[n
     if done:
         print(f"{folder.name}: {done} of {len(parts)} chunks already extracted, computing the rest")
     if done < len(parts):
-        extractor = make_extractor()
         initial = sum(len(part) for part in parts if part is not None)
-        with progress_bar(len(images), progress, f"features ({key['precision']}, {key['backend']})", initial) as bar:
+        with progress_bar(len(images), progress, f"features ({key['precision']}, {extractor.path})", initial) as bar:
             for i, (file, start) in enumerate(zip(chunks, starts)):
                 if parts[i] is None:
                     parts[i] = extractor(images[start:start + chunk_size], bar)
-                    artifacts.save_arrays(file, PRODUCER, {**key, "start": start}, features=parts[i])
+                    made = {**key, "backend": extractor.path, "start": start}
+                    artifacts.save_arrays(file, PRODUCER, made, features=parts[i])
     return parts
 
 
@@ -98,17 +102,19 @@ def cached_features(images: np.ndarray, weights: str | os.PathLike = "imagenet",
     source = weights_source(weights)
     if source == "random":
         announce_random_weights()
-    key, folder = cache_entry(images, weights, precision, backend, resolution)
-    final = folder / "features.npz"
-    features = _load_final(final, key, len(images))
+    key, folder = cache_entry(images, weights, precision, planned_path(backend), resolution)
+    features = _load_final(folder / "features.npz", key, len(images))
     if features is not None:
         return features
-
-    def make_extractor():
-        return Extractor(backbone(source, device), device, precision, resolution, batch_size, backend)
-
-    features = np.concatenate(_chunks(images, key, folder, chunk_size, make_extractor, progress))
-    artifacts.save_arrays(final, PRODUCER, key, features=features)
+    extractor = Extractor(backbone(source, device), device, precision, resolution, batch_size, backend)
+    if extractor.warm_up(announce=progress) != key["backend"]:  # the planned path failed here: the entry of the one that works
+        key, folder = cache_entry(images, weights, precision, extractor.path, resolution)
+        features = _load_final(folder / "features.npz", key, len(images))
+        if features is not None:
+            return features
+    final = folder / "features.npz"
+    features = np.concatenate(_chunks(images, key, folder, chunk_size, extractor, progress))
+    artifacts.save_arrays(final, PRODUCER, {**key, "backend": extractor.path}, features=features)
     for leftover in folder.iterdir():  # chunks, their manifests, temporary files of killed runs
         if leftover not in (final, artifacts.manifest_path(final)):
             leftover.unlink()

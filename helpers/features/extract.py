@@ -15,18 +15,23 @@ device inside the forward pass:
   convolutions, and bf16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX,
   through oneDNN); elsewhere bf16 is emulated and slower than fp32, so ``precision="auto"``
   keeps fp32 there. bf16 features agree with fp32 ones to a cosine similarity above 0.999.
-* **Compiled backbone.** ``backend="compiled"`` runs the prepared backbone through
-  ``torch.compile`` (inductor, with weight freezing); it needs a C++ compiler, and compiling
-  takes seconds to a minute (torch caches the result), so ``backend="auto"`` compiles only for
-  at least ``COMPILE_MIN_IMAGES`` images on the CPU when a compiler is found, and otherwise
-  says so and stays eager. If compiling fails, extraction announces it and goes on eagerly.
+* **Compiled paths.** ``backend="compiled"`` runs preprocessing and the prepared backbone as one
+  ``torch.compile`` (inductor) graph, so scaling, normalising, resizing and the bf16 cast fuse into
+  one pass. It tries the paths of :data:`PATHS` fastest first: ``compiled-frozen`` (inductor's
+  weight freezing: weights become constants and the convolutions oneDNN-prepacked, fused with their
+  ReLU and residual add; on AMX CPUs this is where oneDNN's AMX bf16 kernels come in), then
+  ``compiled`` (no freezing), then ``eager``; each failure is announced and steps down a path. It
+  needs a C++ compiler, and compiling takes seconds to a minute (torch caches the result), so
+  ``backend="auto"`` compiles only for at least ``COMPILE_MIN_IMAGES`` images on the CPU when a
+  compiler is found, and otherwise says so and stays eager. The path in use is announced with the
+  CPU's instruction set and bf16 unit (:func:`helpers.core.device.describe_cpu`).
 * **Weights.** ``"imagenet"`` (torchvision's IMAGENET1K_V1 through the usual torch hub cache,
   ``$TORCH_HOME/hub/checkpoints``), a path to a ResNet18 state_dict (such as the downloaded
   ``resnet18-f37072fd.pth``), or ``"random"``, only when asked for by that word, and always
   announced loudly.
 
 :func:`helpers.features.cache.cached_features` stores the result under ``artifacts/cache/features/<key>/``, where the
-key names the images (sha256 of their bytes), the weights, the resolution and the precision.
+key names the images (sha256 of their bytes), the weights, the resolution, the precision and the path.
 Extraction proceeds in chunks written atomically with a manifest, so an interrupted run resumes
 where it stopped; a damaged chunk is recomputed, never trusted.
 """
@@ -39,7 +44,7 @@ import numpy as np
 import torch
 from torch.fx.experimental.optimization import fuse
 
-from helpers.core.device import pick_device, resolve_backend, resolve_precision
+from helpers.core.device import describe_cpu, pick_device, resolve_backend, resolve_precision
 from helpers.core.progress import tqdm
 from helpers.features.weights import load_backbone
 
@@ -47,6 +52,8 @@ FEATURE_DIM = 512
 IMAGE_SHAPE = (32, 32, 3)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# the ways features are computed, fastest first; each one's features may differ from the next's in bf16 rounding
+PATHS = ("compiled-frozen", "compiled", "eager")
 
 
 def check_images(images) -> np.ndarray:
@@ -76,6 +83,11 @@ def check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name}={value!r}: pass an int of at least {minimum}")
 
 
+def planned_path(backend: str) -> str:
+    """The path a resolved ``backend`` starts on: 'compiled' tries inductor with weight freezing first."""
+    return PATHS[0] if backend == "compiled" else "eager"
+
+
 def prepare(images, resolution, batch_size, device, precision, backend) -> tuple[np.ndarray, torch.device, str, str]:
     """Checked images, the device, the resolved precision and backend, shared by both entry points."""
     images = check_images(images)
@@ -85,44 +97,97 @@ def prepare(images, resolution, batch_size, device, precision, backend) -> tuple
     return images, device, resolve_precision(precision, device), resolve_backend(backend, device, len(images))
 
 
+class Preprocessed(torch.nn.Module):
+    """uint8 images in, features out: the compiled paths compile preprocessing with the backbone, so
+    inductor fuses scaling, normalising, resizing and the cast into the first convolution's input."""
+
+    def __init__(self, backbone: torch.nn.Module, resolution: int, layout: torch.memory_format):
+        super().__init__()
+        self.backbone, self.resolution, self.layout = backbone, resolution, layout
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.backbone(preprocess(batch, self.resolution).contiguous(memory_format=self.layout))
+
+
+def compiled_model(eager: torch.nn.Module, resolution: int, layout) -> torch.nn.Module:
+    """A fresh ``torch.compile`` of preprocessing + ``eager`` (a new module, so no earlier compilation is reused)."""
+    return torch.compile(Preprocessed(eager, resolution, layout), dynamic=False)
+
+
 class Extractor:
     """A backbone made ready for fast inference, turning uint8 images into features batch by batch.
 
-    The compiled backbone sees only full batches (the last one is padded), so it compiles once.
+    ``path`` is the way features are computed (:data:`PATHS`, fastest first): ``backend="compiled"``
+    starts at the first, and each failure is announced and steps down to the next, down to eager.
+    The compiled paths see only full batches (the last one is padded), so they compile once.
     """
 
     def __init__(self, backbone: torch.nn.Module, device: torch.device, precision: str,
                  resolution: int, batch_size: int, backend: str = "eager"):
         self.layout = torch.contiguous_format if device.type == "mps" else torch.channels_last
         self.eager = fuse(backbone).to(memory_format=self.layout)  # batch norm folded into the convs
-        self.model = torch.compile(self.eager, dynamic=False) if backend == "compiled" else self.eager
-        self.device, self.precision, self.backend = device, precision, backend
+        self.path = planned_path(backend)
+        self.model = None if self.path == "eager" else compiled_model(self.eager, resolution, self.layout)
+        self.device, self.precision = device, precision
         self.resolution, self.batch_size = resolution, batch_size
 
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.model is self.eager:
-            return self.eager(x)
-        rows = len(x)
-        if rows < self.batch_size:
-            x = torch.cat([x, x.new_zeros((self.batch_size - rows, *x.shape[1:]))])
-        try:
-            with torch._inductor.config.patch(freezing=True):  # weights become compile-time constants
-                return self.model(x.contiguous(memory_format=self.layout))[:rows]
-        except Exception as err:  # any compiler failure: announce it, go on eagerly
-            print(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}): "
-                  "extracting eagerly instead", file=sys.stderr, flush=True)
-            self.model, self.backend = self.eager, "eager"
-            return self.eager(x[:rows])
+    @property
+    def backend(self) -> str:
+        """'compiled' or 'eager': the backend actually used (see ``path`` for the compiled variant)."""
+        return "eager" if self.path == "eager" else "compiled"
 
-    def __call__(self, images: np.ndarray, bar) -> np.ndarray:
-        out = np.empty((len(images), FEATURE_DIM), dtype=np.float32)
+    def _fall_back(self, err: Exception) -> None:
+        """Announce why ``self.path`` failed and step down to the next path."""
+        following = PATHS[PATHS.index(self.path) + 1]
+        print(f"torch.compile failed on path {self.path} ({type(err).__name__}: "
+              f"{str(err).splitlines()[0][:200] if str(err) else ''}): extracting with {following} instead",
+              file=sys.stderr, flush=True)
+        self.path = following
+        if following != "eager":
+            self.model = compiled_model(self.eager, self.resolution, self.layout)
+
+    def _features(self, batch: torch.Tensor) -> torch.Tensor:
+        """Features of a uint8 batch on the current path, stepping down a path at each failure."""
+        rows = len(batch)
+        if self.path != "eager" and rows < self.batch_size:
+            batch = torch.cat([batch, batch.new_zeros((self.batch_size - rows, *batch.shape[1:]))])
+        while self.path != "eager":
+            try:  # frozen: weights become constants, convolutions oneDNN-prepacked, at compile time
+                with torch._inductor.config.patch(freezing=self.path == "compiled-frozen"):
+                    return self.model(batch)[:rows]
+            except Exception as err:  # any compiler failure: announce it, go on on the next path
+                self._fall_back(err)
+        return self.eager(preprocess(batch[:rows], self.resolution).contiguous(memory_format=self.layout))
+
+    def _run(self, images: np.ndarray, bar) -> tuple[np.ndarray, set[str]]:
+        """The features of ``images`` and the paths that computed them."""
+        out, paths = np.empty((len(images), FEATURE_DIM), dtype=np.float32), set()
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with torch.inference_mode(), autocast:
             for start in range(0, len(images), self.batch_size):
                 batch = torch.from_numpy(images[start:start + self.batch_size]).to(self.device)
-                x = preprocess(batch, self.resolution).contiguous(memory_format=self.layout)
-                out[start:start + len(batch)] = self._features(x).float().cpu().numpy()
+                out[start:start + len(batch)] = self._features(batch).float().cpu().numpy()
+                paths.add(self.path)
                 bar.update(len(batch))
+        return out, paths
+
+    def warm_up(self, announce: bool = False) -> str:
+        """Compile now (one padded batch), stepping down paths on failure, and return the path that works;
+        ``announce``: say which path, precision and CPU computes the features."""
+        if self.path != "eager":
+            self._run(np.zeros((1, *IMAGE_SHAPE), dtype=np.uint8), progress_bar(1, False, ""))
+        if announce:
+            print(f"features: {self.path} path, {self.precision} on {self.device.type}"
+                  + (f" ({describe_cpu()})" if self.device.type == "cpu" else ""), flush=True)
+        return self.path
+
+    def __call__(self, images: np.ndarray, bar) -> np.ndarray:
+        """Features of ``images``, all from one path: if a path failed after some rows, all are computed again."""
+        done = bar.n
+        out, paths = self._run(images, bar)
+        if len(paths) > 1:
+            bar.update(done - bar.n)
+            out, _ = self._run(images, bar)
         return out
 
 
@@ -143,5 +208,6 @@ def extract_features(images: np.ndarray, weights: str | os.PathLike = "imagenet"
     images, device, precision, backend = prepare(images, resolution, batch_size, device, precision, backend)
     backbone, _ = load_backbone(weights, device)
     extractor = Extractor(backbone, device, precision, resolution, batch_size, backend)
-    with progress_bar(len(images), progress, f"features ({precision}, {backend})") as bar:
+    extractor.warm_up(announce=progress)
+    with progress_bar(len(images), progress, f"features ({precision}, {extractor.path})") as bar:
         return extractor(images, bar)
