@@ -270,6 +270,17 @@ def announce(notebooks: list[Path], expected: dict, source: str) -> None:
         print(f"expected: about {clock(sum(known))} for {len(notebooks)} notebook(s){rest} ({source})", flush=True)
 
 
+def expected_line(stem: str, expected: dict, rows: list[dict]) -> str:
+    """`` (expected about m:ss)`` for notebook ``stem``: its expected time, scaled by this run's pace so far (the
+    notebooks it ran, measured against their expected times), or "" when it was never timed."""
+    if stem not in expected:
+        return ""
+    timed = [row for row in rows if row["status"] == "ran" and row["notebook"] in expected]
+    pace = sum(row["seconds"] for row in timed) / sum(expected[row["notebook"]] for row in timed) if timed else 1.0
+    scaled = f", x{pace:.2f} at this run's pace" if timed and abs(pace - 1) > 0.05 else ""
+    return f" (expected about {clock(expected[stem] * pace)}{scaled})"
+
+
 def failure(err: Exception, notebook: Path) -> str:
     """What to print when ``notebook`` stopped with ``err``: for a dead kernel, its likely cause."""
     if isinstance(err, DeadKernelError):
@@ -308,7 +319,7 @@ def main() -> int:
             for nb in reused]
     status = 0
     for index, notebook in enumerate(notebooks, 1):
-        about = f" (expected about {clock(expected[notebook.stem])})" if notebook.stem in expected else ""
+        about = expected_line(notebook.stem, expected, rows)
         print(f"[{index}/{len(notebooks)}] {notebook.stem}{about} ...", flush=True)
         began, began_at = time.perf_counter(), time.time()
         try:

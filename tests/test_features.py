@@ -494,6 +494,14 @@ def test_the_path_is_announced_with_the_cpu(capfd):
     assert re.search(r"features: eager path, (bf16|fp32) on cpu \(\w+, ", capfd.readouterr().out)
 
 
+def test_the_time_left_is_estimated_once_from_the_first_measured_batches(capfd):
+    """After batches 1-3 of 2 images (batch 0 may still warm caches), 4 of 12 images are left; said once."""
+    extract_features(random_images(12), "random", batch_size=2, resolution=SMALL, backend="eager", progress=True)
+    out = capfd.readouterr().out
+    found = re.findall(r"features: ([\d,]+) images to go at ([\d.,]+) img/s \(measured on the eager path\): about (\d+) min", out)
+    assert len(found) == 1 and found[0][0] == "4" and float(found[0][1].replace(",", "")) > 0, out
+
+
 def test_the_cpu_description_names_the_bf16_unit_and_missing_bf16_keeps_fp32(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert "AMX" in device_policy.describe_cpu()

@@ -85,3 +85,17 @@ def test_without_a_run_of_its_own_the_expected_time_comes_from_docs_run_times(tm
     assert "expected: about 2:00 for 3 notebook(s) plus 1 notebook(s) never timed (measured on Some CPU" in capsys.readouterr().out
     monkeypatch.setenv("BUNDLE_PROFILE", "full")  # a profile nobody timed: nothing announced
     assert runner.expected_seconds() == ({}, "")
+
+
+def test_each_notebooks_expected_time_follows_this_runs_pace():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("run_notebooks", SCRIPT)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    expected = {"01_a": 100, "02_b": 60, "03_c": 30}
+    assert runner.expected_line("03_c", expected, []) == " (expected about 0:30)"
+    ran = [{"notebook": "01_a", "status": "ran", "seconds": 150}, {"notebook": "02_b", "status": "ran", "seconds": 90}]
+    assert runner.expected_line("03_c", expected, ran) == " (expected about 0:45, x1.50 at this run's pace)"
+    assert runner.expected_line("04_new", expected, ran) == ""
+    reused = [{"notebook": "01_a", "status": "reused", "seconds": 999}]  # a reused notebook tells nothing of this run
+    assert runner.expected_line("03_c", expected, reused) == " (expected about 0:30)"

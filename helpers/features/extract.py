@@ -15,16 +15,18 @@ device inside the forward pass:
   convolutions, and bf16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX,
   through oneDNN); elsewhere bf16 is emulated and slower than fp32, so ``precision="auto"``
   keeps fp32 there. bf16 features agree with fp32 ones to a cosine similarity above 0.999.
-* **Compiled paths.** ``backend="compiled"`` runs preprocessing and the prepared backbone as one
-  ``torch.compile`` (inductor) graph, so scaling, normalising, resizing and the bf16 cast fuse into
-  one pass. It tries the paths of :data:`PATHS` fastest first: ``compiled-frozen`` (inductor's
+* **Compiled paths.** ``backend="compiled"`` runs the prepared backbone through ``torch.compile``
+  (inductor). It tries the paths of :data:`PATHS` fastest first: ``compiled-frozen`` (inductor's
   weight freezing: weights become constants and the convolutions oneDNN-prepacked, fused with their
   ReLU and residual add; on AMX CPUs this is where oneDNN's AMX bf16 kernels come in), then
-  ``compiled`` (no freezing), then ``eager``; each failure is announced and steps down a path. It
-  needs a C++ compiler, and compiling takes seconds to a minute (torch caches the result), so
-  ``backend="auto"`` compiles only for at least ``COMPILE_MIN_IMAGES`` images on the CPU when a
-  compiler is found, and otherwise says so and stays eager. The path in use is announced with the
-  CPU's instruction set and bf16 unit (:func:`helpers.core.device.describe_cpu`).
+  ``compiled`` (no freezing), then ``eager``; each failure is announced and steps down a path.
+  Preprocessing stays outside the graph: compiled into it, it measured no faster on an AVX512-BF16
+  CPU and changed the features' bf16 rounding. Compiling needs a C++ compiler and takes seconds to a
+  minute (torch caches the result), so ``backend="auto"`` compiles only for at least
+  ``COMPILE_MIN_IMAGES`` images on the CPU when a compiler is found, and otherwise says so and stays
+  eager. The path in use is announced with the CPU's instruction set and bf16 unit
+  (:func:`helpers.core.device.describe_cpu`), and after the first measured batches, the time the
+  rest will take.
 * **Weights.** ``"imagenet"`` (torchvision's IMAGENET1K_V1 through the usual torch hub cache,
   ``$TORCH_HOME/hub/checkpoints``), a path to a ResNet18 state_dict (such as the downloaded
   ``resnet18-f37072fd.pth``), or ``"random"``, only when asked for by that word, and always
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -54,6 +57,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # the ways features are computed, fastest first; each one's features may differ from the next's in bf16 rounding
 PATHS = ("compiled-frozen", "compiled", "eager")
+ESTIMATE_AT = 3  # the time estimate comes from batches 1 to ESTIMATE_AT (0-based: batch 0 may still warm caches)
 
 
 def check_images(images) -> np.ndarray:
@@ -97,21 +101,9 @@ def prepare(images, resolution, batch_size, device, precision, backend) -> tuple
     return images, device, resolve_precision(precision, device), resolve_backend(backend, device, len(images))
 
 
-class Preprocessed(torch.nn.Module):
-    """uint8 images in, features out: the compiled paths compile preprocessing with the backbone, so
-    inductor fuses scaling, normalising, resizing and the cast into the first convolution's input."""
-
-    def __init__(self, backbone: torch.nn.Module, resolution: int, layout: torch.memory_format):
-        super().__init__()
-        self.backbone, self.resolution, self.layout = backbone, resolution, layout
-
-    def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.backbone(preprocess(batch, self.resolution).contiguous(memory_format=self.layout))
-
-
-def compiled_model(eager: torch.nn.Module, resolution: int, layout) -> torch.nn.Module:
-    """A fresh ``torch.compile`` of preprocessing + ``eager`` (a new module, so no earlier compilation is reused)."""
-    return torch.compile(Preprocessed(eager, resolution, layout), dynamic=False)
+def compiled_model(eager: torch.nn.Module) -> torch.nn.Module:
+    """A fresh ``torch.compile`` of ``eager`` (a new one, so no earlier compilation is reused)."""
+    return torch.compile(eager, dynamic=False)
 
 
 class Extractor:
@@ -127,7 +119,8 @@ class Extractor:
         self.layout = torch.contiguous_format if device.type == "mps" else torch.channels_last
         self.eager = fuse(backbone).to(memory_format=self.layout)  # batch norm folded into the convs
         self.path = planned_path(backend)
-        self.model = None if self.path == "eager" else compiled_model(self.eager, resolution, self.layout)
+        self.model = None if self.path == "eager" else compiled_model(self.eager)
+        self.estimated = False  # the time estimate is printed once, after the first measured batches
         self.device, self.precision = device, precision
         self.resolution, self.batch_size = resolution, batch_size
 
@@ -144,32 +137,46 @@ class Extractor:
               file=sys.stderr, flush=True)
         self.path = following
         if following != "eager":
-            self.model = compiled_model(self.eager, self.resolution, self.layout)
+            self.model = compiled_model(self.eager)
 
     def _features(self, batch: torch.Tensor) -> torch.Tensor:
         """Features of a uint8 batch on the current path, stepping down a path at each failure."""
         rows = len(batch)
+        x = preprocess(batch, self.resolution).contiguous(memory_format=self.layout)
         if self.path != "eager" and rows < self.batch_size:
-            batch = torch.cat([batch, batch.new_zeros((self.batch_size - rows, *batch.shape[1:]))])
+            x = torch.cat([x, x.new_zeros((self.batch_size - rows, *x.shape[1:]))])
         while self.path != "eager":
             try:  # frozen: weights become constants, convolutions oneDNN-prepacked, at compile time
                 with torch._inductor.config.patch(freezing=self.path == "compiled-frozen"):
-                    return self.model(batch)[:rows]
+                    return self.model(x.contiguous(memory_format=self.layout))[:rows]
             except Exception as err:  # any compiler failure: announce it, go on on the next path
                 self._fall_back(err)
-        return self.eager(preprocess(batch[:rows], self.resolution).contiguous(memory_format=self.layout))
+        return self.eager(x[:rows])
 
     def _run(self, images: np.ndarray, bar) -> tuple[np.ndarray, set[str]]:
         """The features of ``images`` and the paths that computed them."""
-        out, paths = np.empty((len(images), FEATURE_DIM), dtype=np.float32), set()
+        out, paths, began = np.empty((len(images), FEATURE_DIM), dtype=np.float32), set(), 0.0
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with torch.inference_mode(), autocast:
-            for start in range(0, len(images), self.batch_size):
+            for number, start in enumerate(range(0, len(images), self.batch_size)):
+                began = time.perf_counter() if number == 1 else began  # from batch 1: batch 0 may still warm caches
                 batch = torch.from_numpy(images[start:start + self.batch_size]).to(self.device)
                 out[start:start + len(batch)] = self._features(batch).float().cpu().numpy()
                 paths.add(self.path)
                 bar.update(len(batch))
+                if number == ESTIMATE_AT:
+                    self._estimate(bar, (start + len(batch) - self.batch_size) / (time.perf_counter() - began))
         return out, paths
+
+    def _estimate(self, bar, rate: float) -> None:
+        """Once: how long the rest of ``bar``'s images will take at ``rate``, measured on this path's batches 1 to
+        ESTIMATE_AT (batch 0 may still warm caches)."""
+        if self.estimated or bar.disable or not bar.total:
+            return
+        self.estimated = True
+        left = bar.total - bar.n
+        print(f"features: {left:,} images to go at {rate:,.1f} img/s (measured on the {self.path} path): about "
+              f"{max(1, round(left / rate / 60))} min", flush=True)
 
     def warm_up(self, announce: bool = False) -> str:
         """Compile now (one padded batch), stepping down paths on failure, and return the path that works;
