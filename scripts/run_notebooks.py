@@ -242,7 +242,7 @@ def previous_seconds() -> dict:
     return {row["notebook"]: row["seconds"] for row in rows if row.get("status") in ("ran", "reused")}
 
 
-def expected_seconds() -> tuple[dict, str]:
+def expected_times() -> tuple[dict, str]:
     """Each notebook's expected wall time in this profile, and whose figures they are.
 
     This machine's last run of the profile when it left a summary (same CPU and core count), else the
@@ -313,7 +313,7 @@ def main() -> int:
     out_dir = args.out.resolve() if args.out else config.run_dir() / "notebooks"
     print(f"kernel={args.kernel}  CIFAR10_DIR={config.cifar10_source()}  output: {out_dir}", flush=True)
     earlier = previous_seconds()
-    expected, source = expected_seconds()
+    expected, source = expected_times()
     announce(notebooks, expected, source)
     rows = [{"notebook": nb.stem, "status": "reused", "seconds": earlier.get(nb.stem), "results": saved_results(nb.stem)}
             for nb in reused]

@@ -79,12 +79,12 @@ def test_without_a_run_of_its_own_the_expected_time_comes_from_docs_run_times(tm
     (tmp_path / "docs" / "run_times.json").write_text(json.dumps(
         {"smoke": {"machine": "Some CPU, 2 cores", "seconds": {"01_first": 90, "02_second": 30}}}))
     monkeypatch.setattr(config, "REPO_ROOT", tmp_path)
-    expected, source = runner.expected_seconds()
+    expected, source = runner.expected_times()
     assert expected == {"01_first": 90, "02_second": 30} and "measured on Some CPU, 2 cores" in source
     runner.announce([tmp_path / "01_first.ipynb", tmp_path / "02_second.ipynb", tmp_path / "03_new.ipynb"], expected, source)
     assert "expected: about 2:00 for 3 notebook(s) plus 1 notebook(s) never timed (measured on Some CPU" in capsys.readouterr().out
     monkeypatch.setenv("BUNDLE_PROFILE", "full")  # a profile nobody timed: nothing announced
-    assert runner.expected_seconds() == ({}, "")
+    assert runner.expected_times() == ({}, "")
 
 
 def test_each_notebooks_expected_time_follows_this_runs_pace():
