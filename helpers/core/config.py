@@ -125,8 +125,9 @@ def _chosen(name: str) -> tuple[str, str]:
     setting = SETTINGS[name]
     if os.environ.get(setting.variable, "").strip():
         return _env(setting.variable), setting.variable
-    if setting.in_file and name in file_settings():
-        return file_settings()[name].strip(), SETTINGS_FILE
+    chosen = file_settings() if setting.in_file else {}  # read and checked once per call
+    if name in chosen:
+        return chosen[name].strip(), SETTINGS_FILE
     return _env(setting.variable), "the default"
 
 
